@@ -1,0 +1,42 @@
+import { ApplicationFailure } from '@temporalio/common';
+
+/** The failure types of DESIGN.md §3. The first three are never worth retrying. */
+export const FailureType = {
+  BadInput: 'BadInput',
+  SchemaMismatch: 'SchemaMismatch',
+  InvalidPipeline: 'InvalidPipeline',
+  TrainerCrashed: 'TrainerCrashed',
+  Preempted: 'Preempted',
+  StorageUnavailable: 'StorageUnavailable',
+} as const;
+export type FailureType = (typeof FailureType)[keyof typeof FailureType];
+
+export const NON_RETRYABLE_TYPES: FailureType[] = [
+  FailureType.BadInput,
+  FailureType.SchemaMismatch,
+  FailureType.InvalidPipeline,
+];
+
+export function badInput(message: string, details?: Record<string, unknown>): ApplicationFailure {
+  return ApplicationFailure.create({ type: FailureType.BadInput, message, nonRetryable: true, details: details ? [details] : undefined });
+}
+
+export function schemaMismatch(message: string, details?: Record<string, unknown>): ApplicationFailure {
+  return ApplicationFailure.create({ type: FailureType.SchemaMismatch, message, nonRetryable: true, details: details ? [details] : undefined });
+}
+
+export function invalidPipeline(message: string, details?: Record<string, unknown>): ApplicationFailure {
+  return ApplicationFailure.create({ type: FailureType.InvalidPipeline, message, nonRetryable: true, details: details ? [details] : undefined });
+}
+
+export function storageUnavailable(message: string, cause?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({ type: FailureType.StorageUnavailable, message, nonRetryable: false, cause: cause instanceof Error ? cause : undefined });
+}
+
+export function trainerCrashed(message: string, details?: Record<string, unknown>): ApplicationFailure {
+  return ApplicationFailure.create({ type: FailureType.TrainerCrashed, message, nonRetryable: false, details: details ? [details] : undefined });
+}
+
+export function preempted(message: string, details?: Record<string, unknown>): ApplicationFailure {
+  return ApplicationFailure.create({ type: FailureType.Preempted, message, nonRetryable: false, details: details ? [details] : undefined });
+}
