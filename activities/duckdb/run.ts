@@ -1,0 +1,73 @@
+import type { DuckDBConnection, DuckDBMaterializedResult, DuckDBValue } from '@duckdb/node-api';
+import { Context } from '@temporalio/activity';
+
+/**
+ * What a step needs from its surroundings while DuckDB works: a heartbeat and a cancellation signal.
+ * Inside a Temporal activity these come from Context.current(); called directly (tests, benchmarks) they are inert.
+ */
+export interface StepControl {
+  heartbeat(details?: unknown): void;
+  signal: AbortSignal | undefined;
+}
+
+export function currentControl(): StepControl {
+  try {
+    const ctx = Context.current();
+    return { heartbeat: (d) => ctx.heartbeat(d), signal: ctx.cancellationSignal };
+  } catch {
+    return { heartbeat: () => {}, signal: undefined };
+  }
+}
+
+/** Heartbeats this often while a statement runs (Temporal throttles further to its heartbeat timeout). */
+const HEARTBEAT_MS = 2_000;
+
+/**
+ * Runs one statement on a connection that nobody else uses concurrently, heartbeating with the stage name and
+ * DuckDB's progress while it runs, and interrupting it when the activity is cancelled.
+ */
+export async function runStatement(
+  conn: DuckDBConnection,
+  control: StepControl,
+  stage: string,
+  sql: string,
+  params?: Record<string, DuckDBValue>,
+): Promise<DuckDBMaterializedResult> {
+  const { signal } = control;
+  if (signal?.aborted) throw signal.reason ?? new Error('cancelled');
+  const beat = () => {
+    let progress: number | undefined;
+    try {
+      progress = conn.progress.percentage;
+    } catch {
+      progress = undefined;
+    }
+    control.heartbeat({ stage, progress });
+  };
+  beat();
+  const timer = setInterval(beat, HEARTBEAT_MS);
+  const onAbort = () => conn.interrupt();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return params && Object.keys(params).length ? await conn.run(sql, params) : await conn.run(sql);
+  } catch (err) {
+    // An interrupted statement fails with DuckDB's INTERRUPT error; report the cancellation instead.
+    if (signal?.aborted) throw signal.reason ?? err;
+    throw err;
+  } finally {
+    clearInterval(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Runs a query and returns its rows as JSON-friendly objects (BIGINT → string, lists → arrays). */
+export async function queryRows(
+  conn: DuckDBConnection,
+  control: StepControl,
+  stage: string,
+  sql: string,
+  params?: Record<string, DuckDBValue>,
+): Promise<Record<string, unknown>[]> {
+  const result = await runStatement(conn, control, stage, sql, params);
+  return (await result.getRowObjectsJson()) as Record<string, unknown>[];
+}

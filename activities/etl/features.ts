@@ -1,0 +1,207 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { badInput } from '../common/failures.js';
+import { StepResultSchema, type StepResult } from '../common/step-result.js';
+import { buildManifest, datasetName, describeFiles, readManifest, verifyPublished, type Manifest } from '../lake/index.js';
+import { Params, loadSqlDir, quoteIdent, quoteLiteral, renderSql } from '../duckdb/sql.js';
+import { currentControl, queryRows, runStatement, type StepControl } from '../duckdb/run.js';
+import { FeaturesParamsSchema, type FeaturesParams } from './params.js';
+import {
+  type EtlDeps,
+  mapReadError,
+  openStepLake,
+  parquetRows,
+  parquetSchema,
+  parseInput,
+  stepResultFromManifest,
+  stepVersion,
+  varcharList,
+  withConnection,
+} from './common.js';
+
+/** Bumped whenever features.ts changes what it computes; part of the version (DESIGN.md §2). */
+export const FEATURES_CODE_VERSION = 'features-1';
+export const FEATURES_SQL = loadSqlDir('features');
+export const SPLITS = ['train', 'val', 'test'] as const;
+
+export const FeaturesInputSchema = z
+  .object({
+    lake: z.string().optional(),
+    dataset: z.string().min(1),
+    /** The clean step's result. */
+    input: StepResultSchema,
+    params: FeaturesParamsSchema,
+  })
+  .strict();
+export type FeaturesInput = z.input<typeof FeaturesInputSchema>;
+
+/** What the features manifest adds to DESIGN.md §2's fields; the trainer reads these. */
+export interface FeaturesManifestExtra {
+  output: 'features';
+  dataset: string;
+  task: 'text-classification' | 'token-classification';
+  labels: string[];
+  labelMap: Record<string, number>;
+  splits: Record<(typeof SPLITS)[number], number>;
+  splitDirs: Record<(typeof SPLITS)[number], string>;
+  columns: string[];
+  rowKey: string[] | 'hash';
+  metrics: Record<string, number>;
+}
+
+const isToken = (p: FeaturesParams) => p.task === 'token-classification';
+
+export async function runFeatures(deps: EtlDeps, rawInput: unknown): Promise<StepResult> {
+  const input = parseInput(FeaturesInputSchema, rawInput, 'features');
+  const dataset = datasetName(input.dataset);
+  const lake = openStepLake(deps, input.lake);
+  const control = (deps.control ?? currentControl)();
+
+  // The clean output must be a complete publication of the version we were handed.
+  const cleanRel = lake.relative(input.input.uri);
+  const cleanCheck = await verifyPublished(lake, cleanRel, input.input.version);
+  if (!cleanCheck.ok) throw badInput(`input ${input.input.uri} is not a complete publication: ${cleanCheck.reason}`, { input: input.input.uri });
+  const cleanManifest = cleanCheck.manifest;
+  const present = new Map((await lake.list(cleanRel)).map((o) => [o.path, o]));
+  const cleanFiles = cleanManifest.files.map((f) => present.get(`${cleanRel}/${f.path}`)!);
+
+  const files: { local: string; uri: string }[] = [];
+  for (const o of cleanFiles) files.push({ local: await lake.stage(o), uri: lake.uri(o.path) });
+
+  return withConnection(deps, async (conn) => {
+    const params = await resolveDefaults(conn, control, input.params, cleanManifest, files.map((f) => f.local));
+    const version = stepVersion({ step: 'features', codeVersion: FEATURES_CODE_VERSION, inputs: [cleanManifest.version], params, sql: FEATURES_SQL });
+    const rel = `features/${dataset}/${version}`;
+    const existing = await verifyPublished(lake, rel, version);
+    if (existing.ok) return stepResultFromManifest(lake, rel, existing.manifest, true);
+
+    const workDir = await lake.createWorkDir(rel);
+    try {
+      const { splits } = await computeFeatures(conn, control, params, files, workDir);
+      const written = await describeFiles(workDir, (p) => parquetRows(conn, control, p));
+      const schema = await parquetSchema(conn, control, join(workDir, 'split=train', 'part-0.parquet'));
+      const total = Object.values(splits).reduce((a, b) => a + b, 0);
+      if (total !== cleanManifest.rows || written.reduce((s, f) => s + f.rows, 0) !== total) {
+        throw new Error(`features lost rows: clean has ${cleanManifest.rows}, featurized ${total}`);
+      }
+      const labels = params.labels!;
+      const extra: FeaturesManifestExtra = {
+        output: 'features',
+        dataset,
+        task: isToken(params) ? 'token-classification' : 'text-classification',
+        labels,
+        labelMap: Object.fromEntries(labels.map((l, i) => [l, i])),
+        splits,
+        splitDirs: { train: 'split=train', val: 'split=val', test: 'split=test' },
+        columns: schema.map((c) => c.name),
+        rowKey: params.keyColumns ?? 'hash',
+        metrics: { rows: total, rows_train: splits.train, rows_val: splits.val, rows_test: splits.test, labels: labels.length },
+      };
+      const manifest = buildManifest({ version, step: 'features', inputs: [cleanManifest.version], params, files: written, schema, extra: { ...extra } });
+      control.heartbeat({ stage: 'publish' });
+      if ((await lake.publish(workDir, rel, manifest)) === 'already-published') {
+        const theirs = await readManifest(lake, rel);
+        if (theirs) return stepResultFromManifest(lake, rel, theirs, false);
+      }
+      return stepResultFromManifest(lake, rel, manifest, false);
+    } catch (err) {
+      await lake.discardWorkDir(workDir);
+      throw err;
+    }
+  });
+}
+
+/**
+ * Fills what the parameters leave open, so the version covers the effective values: the label set (the clean step's
+ * declared set for the same column, else the labels present; sorted, so ids are stable) and the row key (the clean
+ * step's key, else a content hash).
+ */
+async function resolveDefaults(conn: DuckDBConnection, control: StepControl, p: FeaturesParams, clean: Manifest, files: string[]): Promise<FeaturesParams> {
+  const cleanParams = (clean.params ?? {}) as { key?: string[]; labels?: { column: string; values: string[] } };
+  const labelCol = isToken(p) ? p.tagsColumn : p.labelColumn;
+  let labels = p.labels;
+  if (!labels && cleanParams.labels && cleanParams.labels.column.toLowerCase() === labelCol.toLowerCase()) labels = cleanParams.labels.values;
+  if (!labels) {
+    const expr = isToken(p) ? `unnest(${quoteIdent(labelCol)})` : quoteIdent(labelCol);
+    const sql = renderSql(FEATURES_SQL['70_distinct_labels.sql'], { labels_expr: expr });
+    try {
+      labels = (await queryRows(conn, control, 'labels', sql, { files: varcharList(files) })).map((r) => String(r.label));
+    } catch (err) {
+      throw mapReadError(err, files.map((f) => ({ local: f, uri: f })));
+    }
+    if (labels.length === 0) throw badInput('the clean input has no labels');
+  }
+  const sorted = [...new Set(labels)].sort();
+  const keyColumns = p.keyColumns ?? cleanParams.key;
+  const task = p.task === 'sequence-classification' ? 'text-classification' : p.task;
+  return { ...p, task, labels: sorted, ...(keyColumns ? { keyColumns } : {}) };
+}
+
+/** The statements of the features step for given (resolved) parameters: exported so the benchmark runs the very same SQL. */
+export function buildFeaturesSql(params: FeaturesParams, files: string[], workDir: string) {
+  const T = FEATURES_SQL;
+  const q = quoteIdent;
+  const p = new Params();
+  p.set('files', varcharList(files));
+  p.set('labels', varcharList(params.labels!));
+  p.set('seed', params.split.seed);
+  p.set('train', params.split.train);
+  p.set('train_val', params.split.train + params.split.val);
+  const token = isToken(params);
+  const content = token ? `array_to_string(${q(params.tokensColumn)}, ' ')` : q(params.textColumn);
+  // A composite key joins its parts with a unit separator, which text keys practically never contain.
+  const rowKey = params.keyColumns
+    ? params.keyColumns.length === 1
+      ? `CAST(${q(params.keyColumns[0])} AS VARCHAR)`
+      : `concat_ws(chr(31), ${params.keyColumns.map((k) => `CAST(${q(k)} AS VARCHAR)`).join(', ')})`
+    : `md5(${content})`;
+  const examples = token
+    ? renderSql(T['20_tokens.sql'], { row_key: rowKey, tokens: q(params.tokensColumn), tags: q(params.tagsColumn) })
+    : renderSql(T['20_text.sql'], { row_key: rowKey, text: q(params.textColumn), label: q(params.labelColumn) });
+  const position = params.split.stratify
+    ? '(row_number() OVER (PARTITION BY label ORDER BY __u, row_key) - 1) / count(*) OVER (PARTITION BY label)'
+    : '__u';
+  const ctes = [T['10_input.sql'].trim(), examples.trim(), renderSql(T['30_split.sql'], { position }).trim()].join(',\n');
+  const unmapped = token ? 'list_count(tag_ids) <> len(tags)' : 'label_id IS NULL';
+  return {
+    params: p.values,
+    featurized: renderSql(T['40_featurized.sql'], { ctes }),
+    checks: renderSql(T['50_checks.sql'], { unmapped }),
+    writeSplit: (split: string) =>
+      renderSql(T['60_write_split.sql'], { path: quoteLiteral(join(workDir, `split=${split}`, 'part-0.parquet')), row_group_size: String(params.rowGroupSize) }),
+  };
+}
+
+async function computeFeatures(
+  conn: DuckDBConnection,
+  control: StepControl,
+  params: FeaturesParams,
+  files: { local: string; uri: string }[],
+  workDir: string,
+): Promise<{ splits: Record<(typeof SPLITS)[number], number> }> {
+  const token = isToken(params);
+  const sql = buildFeaturesSql(params, files.map((f) => f.local), workDir);
+  try {
+    await runStatement(conn, control, 'featurize', sql.featurized, sql.params);
+  } catch (err) {
+    throw mapReadError(err, files);
+  }
+  const checks = await queryRows(conn, control, 'checks', sql.checks);
+  const splits = { train: 0, val: 0, test: 0 };
+  for (const r of checks) {
+    if (Number(r.unmapped) > 0) throw badInput(`${r.unmapped} row(s) of split ${r.split} have a ${token ? 'tag' : 'label'} outside the label set ${JSON.stringify(params.labels)}`);
+    if (Number(r.null_keys) > 0) throw badInput(`${r.null_keys} row(s) have no row key (NULL in ${JSON.stringify(params.keyColumns)})`);
+    splits[r.split as keyof typeof splits] = Number(r.n);
+  }
+  for (const split of SPLITS) {
+    const dir = join(workDir, `split=${split}`);
+    await mkdir(dir, { recursive: true });
+    const r = await runStatement(conn, control, `write-${split}`, sql.writeSplit(split), { split });
+    if (Number(r.rowsChanged) !== splits[split]) throw new Error(`split ${split}: wrote ${r.rowsChanged} of ${splits[split]} rows`);
+  }
+  await runStatement(conn, control, 'cleanup', 'DROP TABLE IF EXISTS featurized');
+  return { splits };
+}
+

@@ -1,0 +1,29 @@
+import type { StepResult } from '../common/step-result.js';
+import { runClean, type CleanInput } from './clean.js';
+import { runFeatures, type FeaturesInput } from './features.js';
+import type { EtlDeps } from './common.js';
+
+export { CleanParamsSchema, FeaturesParamsSchema, ColumnSpecSchema, ColumnTypeSchema, NullPolicySchema, TaskSchema } from './params.js';
+export type { CleanParams, CleanParamsInput, FeaturesParams, FeaturesParamsInput, ColumnType } from './params.js';
+export { CleanInputSchema, CLEAN_CODE_VERSION, CLEAN_SQL, buildCleanSql } from './clean.js';
+export type { CleanInput } from './clean.js';
+export { FeaturesInputSchema, FEATURES_CODE_VERSION, FEATURES_SQL, SPLITS, buildFeaturesSql } from './features.js';
+export type { FeaturesInput, FeaturesManifestExtra } from './features.js';
+export type { EtlDeps } from './common.js';
+
+/**
+ * The ETL activities (task queue `lakeforge-etl`), bound to one worker's DuckDB instance. Register the returned
+ * object with a Worker; workflows call them as `clean` and `features`. Both validate their input with zod
+ * (bad parameters → InvalidPipeline) and return a StepResult (DESIGN.md §3).
+ */
+export function createEtlActivities(deps: EtlDeps) {
+  return {
+    async clean(input: CleanInput): Promise<StepResult> {
+      return runClean(deps, input);
+    },
+    async features(input: FeaturesInput): Promise<StepResult> {
+      return runFeatures(deps, input);
+    },
+  };
+}
+export type EtlActivities = ReturnType<typeof createEtlActivities>;

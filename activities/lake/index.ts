@@ -1,0 +1,33 @@
+import { join } from 'node:path';
+import { badInput } from '../common/failures.js';
+import { lakeforgeHome } from '../common/config.js';
+import { LocalLake } from './local.js';
+import { GcsLake } from './gcs.js';
+import type { LakeStorage } from './types.js';
+
+export * from './types.js';
+export * from './paths.js';
+export * from './manifest.js';
+export { LocalLake } from './local.js';
+export { GcsLake, isTransient } from './gcs.js';
+
+export interface OpenLakeOptions {
+  /** LAKEFORGE_HOME; the staging cache lives under it. */
+  home?: string;
+  /** GCS endpoint override (an emulator); STORAGE_EMULATOR_HOST otherwise. */
+  gcsApiEndpoint?: string;
+  gcsProjectId?: string;
+}
+
+/** Opens the lake at a root URI: `file:///abs/dir` or `gs://bucket/prefix`. */
+export function openLake(rootUri: string, opts: OpenLakeOptions = {}): LakeStorage {
+  if (rootUri.startsWith('file://')) return new LocalLake(rootUri);
+  if (rootUri.startsWith('gs://')) {
+    return new GcsLake(rootUri, {
+      apiEndpoint: opts.gcsApiEndpoint,
+      projectId: opts.gcsProjectId,
+      stagingDir: join(opts.home ?? lakeforgeHome(), 'staging'),
+    });
+  }
+  throw badInput(`lake ${JSON.stringify(rootUri)} must be a file:// or gs:// URI`);
+}

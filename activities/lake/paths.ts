@@ -1,0 +1,35 @@
+import { badInput } from '../common/failures.js';
+
+/**
+ * Confines a lake-relative path: the result is a normalised `a/b/c` with no empty, `.` or `..` segment.
+ * Anything that could be read as absolute, as a URL, or decoded into something else is refused with BadInput,
+ * so a configured dataset name or a manifest entry can never reach outside the lake root.
+ */
+export function confinePath(rel: string, what = 'path'): string {
+  if (typeof rel !== 'string' || rel.length === 0) throw badInput(`${what} is empty`);
+  if (rel.length > 1024) throw badInput(`${what} is too long`);
+  // Control characters, backslashes (Windows separators), percent-escapes, URL schemes, query and fragment.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f\\%?#:]/.test(rel)) throw badInput(`${what} ${JSON.stringify(rel)} contains a forbidden character`);
+  if (rel.startsWith('/') || rel.startsWith('~')) throw badInput(`${what} ${JSON.stringify(rel)} is absolute; lake paths are relative to the lake root`);
+  const parts = rel.split('/');
+  // A trailing slash is tolerated (a "directory"); any other empty segment is not.
+  if (parts[parts.length - 1] === '') parts.pop();
+  for (const p of parts) {
+    if (p === '' || p === '.' || p === '..') throw badInput(`${what} ${JSON.stringify(rel)} escapes or is not confined to the lake root`);
+    if (p.trim() !== p) throw badInput(`${what} ${JSON.stringify(rel)} has a segment with surrounding whitespace`);
+  }
+  return parts.join('/');
+}
+
+/** Joins lake-relative segments, confining the result. */
+export function lakeJoin(...segments: string[]): string {
+  return confinePath(segments.filter((s) => s !== '').join('/'));
+}
+
+/** A dataset name is a single confined segment. */
+export function datasetName(name: string): string {
+  const p = confinePath(name, 'dataset');
+  if (p.includes('/') || p.startsWith('.')) throw badInput(`dataset ${JSON.stringify(name)} must be a single path segment not starting with "."`);
+  return p;
+}

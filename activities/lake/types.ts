@@ -1,0 +1,50 @@
+import type { Manifest } from './manifest.js';
+
+/** One object (file) in the lake, by lake-relative path. `generation` changes whenever the content may have. */
+export interface ObjectInfo {
+  path: string;
+  size: number;
+  generation: string;
+}
+
+export type PublishOutcome = 'published' | 'already-published';
+
+/**
+ * One interface over `file://` and `gs://` lakes. Paths are lake-relative and confined (see paths.ts).
+ * Steps compute into a local work directory and then publish it: data files first, `_manifest.json` last.
+ */
+export interface LakeStorage {
+  readonly kind: 'file' | 'gs';
+  readonly rootUri: string;
+  /** The URI of a lake-relative path. */
+  uri(rel: string): string;
+  /** The lake-relative path of a URI inside this lake; BadInput when it lies outside. */
+  relative(uri: string): string;
+  /** Every object under a directory prefix, recursively, sorted by path. */
+  list(prefix: string): Promise<ObjectInfo[]>;
+  stat(rel: string): Promise<ObjectInfo | null>;
+  readText(rel: string): Promise<string | null>;
+  writeText(rel: string, text: string): Promise<void>;
+  /** Uploads (or copies) a local file to a lake path. */
+  putFile(localPath: string, rel: string): Promise<void>;
+  /** Removes one object (missing is fine). */
+  removeObject(rel: string): Promise<void>;
+  /** Removes every object under a prefix. */
+  removePrefix(prefix: string): Promise<void>;
+  /**
+   * A local path from which DuckDB can read the object: the file itself on a local lake, a copy in the staging
+   * cache keyed by object generation on GCS (an unchanged object is fetched once, a changed one again).
+   */
+  stage(obj: ObjectInfo): Promise<string>;
+  /** A fresh, unique local directory to compute an output for `destRel` into (a hidden sibling on a local lake). */
+  createWorkDir(destRel: string): Promise<string>;
+  /** Drops a work directory that will not be published. */
+  discardWorkDir(workDir: string): Promise<void>;
+  /**
+   * Publishes a work directory at `destRel` with `manifest` written last. When a complete publication of the same
+   * version is already there (a concurrent run won), ours is discarded and 'already-published' returned.
+   */
+  publish(workDir: string, destRel: string, manifest: Manifest): Promise<PublishOutcome>;
+}
+
+export const MANIFEST_FILE = '_manifest.json';
