@@ -1,0 +1,38 @@
+/**
+ * Writes the trainer's JSON Schemas from the zod schemas in activities/trainer/protocol.ts:
+ *   npx tsx infra/gen-trainer-schema.ts          (write)
+ *   npx tsx infra/gen-trainer-schema.ts --check  (exit 1 if the committed files are stale)
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { trainerJsonSchemas } from '../activities/trainer/protocol.js';
+
+const SCHEMA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'trainer', 'lakeforge_trainer', 'schema');
+
+export function renderTrainerSchemas(): Record<string, string> {
+  const { run, event } = trainerJsonSchemas();
+  return {
+    'run.schema.json': JSON.stringify({ title: 'lakeforge trainer run.json', ...run }, null, 2) + '\n',
+    'event.schema.json': JSON.stringify({ title: 'lakeforge trainer stdout event', ...event }, null, 2) + '\n',
+  };
+}
+
+export const TRAINER_SCHEMA_DIR = SCHEMA_DIR;
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const check = process.argv.includes('--check');
+  let stale = false;
+  for (const [name, text] of Object.entries(renderTrainerSchemas())) {
+    const path = resolve(SCHEMA_DIR, name);
+    if (check) {
+      let current = '';
+      try { current = readFileSync(path, 'utf8'); } catch { /* missing counts as stale */ }
+      if (current !== text) { console.error(`stale: ${path}`); stale = true; }
+    } else {
+      writeFileSync(path, text);
+      console.log(`wrote ${path}`);
+    }
+  }
+  if (stale) process.exit(1);
+}
