@@ -1,0 +1,30 @@
+import type { StepResult } from '../common/step-result.js';
+import { resolveDeps, type GpuActivityDeps } from './common.js';
+import { evaluate, type EvaluateInput } from './evaluate.js';
+import { promote, type PromoteInput } from './promote.js';
+import { train, type TrainInput } from './train.js';
+
+export { TrainParamsSchema, TrainInputSchema, type TrainParams, type TrainParamsInput, type TrainInput } from './train.js';
+export { EvaluateParamsSchema, EvaluateInputSchema, type EvaluateParams, type EvaluateInput } from './evaluate.js';
+export { PromoteParamsSchema, PromoteInputSchema, ChampionSchema, readChampion, championRel, type PromoteParams, type PromoteInput, type Champion } from './promote.js';
+export type { TrainHeartbeat } from './supervise.js';
+export type { GpuActivityDeps } from './common.js';
+export { SlotAllocator, resolveSlots, parseGpuSpec, CPU_SLOT, type Slot } from './slots.js';
+export { liveTrainerPids, preemptAllTrainers } from './launcher.js';
+
+/** The activities of the lakeforge-gpu queue. Promote needs no GPU; it may be registered on any worker. */
+export function createGpuActivities(deps: GpuActivityDeps = {}) {
+  const d = resolveDeps(deps);
+  return {
+    async train(input: TrainInput): Promise<StepResult> {
+      return train(d, input);
+    },
+    async evaluate(input: EvaluateInput): Promise<StepResult> {
+      return evaluate(d, input);
+    },
+    async promote(input: PromoteInput): Promise<StepResult> {
+      return promote(d, input);
+    },
+  };
+}
+export type GpuActivities = ReturnType<typeof createGpuActivities>;

@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { badInput, invalidPipeline } from '../common/failures.js';
+import { StepResultSchema, type StepResult } from '../common/step-result.js';
+import type { LakeStorage } from '../lake/index.js';
+import { lakeJoin, MANIFEST_FILE, readManifest } from '../lake/index.js';
+import { modelName, openLakeFor, parseInput, readInput, type ResolvedDeps } from './common.js';
+import { PromoteParamsSchema, type PromoteParams } from './params.js';
+export { PromoteParamsSchema, type PromoteParams } from './params.js';
+
+
+export const PromoteInputSchema = z.object({
+  lake: z.string().min(1),
+  model: z.string().min(1),
+  evaluated: StepResultSchema,
+  params: PromoteParamsSchema,
+});
+export type PromoteInput = z.input<typeof PromoteInputSchema>;
+
+export const ChampionSchema = z.object({
+  model: z.string(),
+  version: z.string(),
+  uri: z.string(),
+  metric: z.string(),
+  value: z.number(),
+  previous: z.object({ version: z.string(), metric: z.string(), value: z.number(), decidedAt: z.string() }).nullable(),
+  decidedAt: z.string(),
+  reason: z.string(),
+});
+export type Champion = z.infer<typeof ChampionSchema>;
+
+export function championRel(model: string): string {
+  return lakeJoin('models', model, 'champion.json');
+}
+
+export async function readChampion(lake: LakeStorage, model: string): Promise<Champion | null> {
+  const text = await lake.readText(championRel(model));
+  if (text === null) return null;
+  try {
+    const r = ChampionSchema.safeParse(JSON.parse(text));
+    return r.success ? r.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The promotion gate: `models/<model>/champion.json` names the candidate only when its metric meets the threshold
+ * and is at least the champion's. The file is replaced in one write (a rename on a local lake, a single object write
+ * on GCS), so readers see the old champion or the new one, never a mix. Decision and both numbers go in `metrics`.
+ */
+export async function promote(d: ResolvedDeps, raw: PromoteInput): Promise<StepResult> {
+  const input = parseInput(PromoteInputSchema, raw, 'promote');
+  const { params } = input;
+  const model = modelName(input.model);
+  const lake = openLakeFor(input.lake, d);
+  const evaluated = await readInput(lake, input.evaluated, 'evaluation');
+  const em = evaluated.manifest as Record<string, unknown>;
+  const modelVersion = typeof em.modelVersion === 'string' ? em.modelVersion : undefined;
+  const modelUri = typeof em.modelUri === 'string' ? em.modelUri : undefined;
+  if (!modelVersion || !modelUri) throw badInput(`${input.evaluated.uri} is not a lakeforge evaluation (no modelVersion/modelUri in its manifest)`);
+  const metrics = { ...(em.metrics as Record<string, number> | undefined), ...input.evaluated.metrics };
+  const value = metrics[params.metric];
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw invalidPipeline(`promote: the evaluation has no metric ${JSON.stringify(params.metric)} (it has ${Object.keys(metrics).join(', ')})`);
+  }
+  const better = (a: number, b: number) => (params.mode === 'max' ? a >= b : a <= b);
+  const current = await readChampion(lake, model);
+  const champValue = current ? await championValue(lake, model, current, params.metric) : undefined;
+  const modelManifestUri = lake.uri(lakeJoin(lake.relative(modelUri), MANIFEST_FILE));
+  const out = (promoted: boolean, version: string, cached: boolean): StepResult => ({
+    step: 'promote',
+    version,
+    uri: lake.uri(championRel(model)),
+    cached,
+    metrics: {
+      promoted: promoted ? 1 : 0,
+      candidate: value,
+      ...(champValue !== undefined ? { champion: champValue } : {}),
+      threshold: params.threshold,
+    },
+    manifest: promoted ? modelManifestUri : current ? lake.uri(lakeJoin(lake.relative(current.uri), MANIFEST_FILE)) : modelManifestUri,
+  });
+
+  // Idempotent: a retry after the write (or a re-run) finds the candidate already serving.
+  if (current?.version === modelVersion) return out(true, modelVersion, true);
+
+  const meets = better(value, params.threshold);
+  const beats = !params.mustBeatChampion || champValue === undefined || better(value, champValue);
+  const cmp = params.mode === 'max' ? '≥' : '≤';
+  const notCmp = params.mode === 'max' ? '<' : '>';
+  let reason: string;
+  if (!meets) reason = `${params.metric} ${value} ${notCmp} threshold ${params.threshold}`;
+  else if (!beats) reason = `${params.metric} ${value} ${notCmp} champion ${current!.version}'s ${champValue}`;
+  else {
+    reason = `${params.metric} ${value} ${cmp} threshold ${params.threshold}`;
+    if (current) reason += champValue === undefined ? `; champion ${current.version} has no ${params.metric} to compare` : params.mustBeatChampion ? ` and ${cmp} champion ${current.version}'s ${champValue}` : '';
+  }
+  if (!(meets && beats)) return out(false, current?.version ?? modelVersion, false);
+
+  const champion: Champion = {
+    model,
+    version: modelVersion,
+    uri: modelUri,
+    metric: params.metric,
+    value,
+    previous: current ? { version: current.version, metric: current.metric, value: current.value, decidedAt: current.decidedAt } : null,
+    decidedAt: new Date().toISOString(),
+    reason,
+  };
+  await lake.writeText(championRel(model), `${JSON.stringify(champion, null, 2)}\n`);
+  return out(true, modelVersion, false);
+}
+
+/** The champion's value on `metric`: from champion.json when it was chosen on that metric, else its evaluation. */
+async function championValue(lake: LakeStorage, model: string, c: Champion, metric: string): Promise<number | undefined> {
+  if (c.metric === metric) return c.value;
+  try {
+    const m = (await readManifest(lake, lakeJoin(lake.relative(c.uri), 'eval'))) as Record<string, unknown> | null;
+    const v = (m?.metrics as Record<string, unknown> | undefined)?.[metric];
+    return typeof v === 'number' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,140 @@
+import { Context } from '@temporalio/activity';
+import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
+import { badInput, preempted, schemaMismatch, trainerCrashed } from '../common/failures.js';
+import type { TrainerEvent } from '../trainer/protocol.js';
+import { TrainerExitCode } from '../trainer/protocol.js';
+import { launchTrainer, type TrainerExit, type TrainerMode } from './launcher.js';
+import type { Slot } from './slots.js';
+
+/** What the activity heartbeats while a trainer runs (DESIGN.md §5, plus what the UI's progress needs). */
+export interface TrainHeartbeat {
+  phase: 'staging' | 'restoring' | 'running' | 'syncing' | 'publishing';
+  step: number | null;
+  total_steps: number | null;
+  /** Lake-relative directory of the newest checkpoint that is complete in the lake. */
+  checkpoint: string | null;
+  checkpoint_step: number | null;
+  loss: number | null;
+  samples_per_s: number | null;
+  eta_s: number | null;
+  epoch: number | null;
+  resumed_from_step: number | null;
+  /** The trainer's pid (its process group id); null while none runs. */
+  pid: number | null;
+  slot: string | null;
+  attempt: number;
+}
+
+export function emptyHeartbeat(attempt: number): TrainHeartbeat {
+  return {
+    phase: 'staging', step: null, total_steps: null, checkpoint: null, checkpoint_step: null, loss: null,
+    samples_per_s: null, eta_s: null, epoch: null, resumed_from_step: null, pid: null, slot: null, attempt,
+  };
+}
+
+/** The activity's context, or undefined when called directly (tests, scripts). */
+export function currentContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Heartbeats `details()` now and every `everyMs` until stopped; inert outside an activity. */
+export function startHeartbeats(details: () => unknown, everyMs = 5_000): { beat: () => void; stop: () => void } {
+  const ctx = currentContext();
+  const beat = () => ctx?.heartbeat(details());
+  beat();
+  // Several beats per heartbeat timeout, whatever the caller chose, so a busy event loop never misses one.
+  const timeoutMs = ctx?.info.heartbeatTimeoutMs;
+  const timer = setInterval(beat, timeoutMs ? Math.max(200, Math.min(everyMs, timeoutMs / 4)) : everyMs);
+  return { beat, stop: () => clearInterval(timer) };
+}
+
+/** The variables a trainer inherits from us; everything else (credentials included) stays out of its environment. */
+const PASS_THROUGH = /^(PATH|HOME|USER|LANG|LC_\w+|TZ|TMPDIR|HF_\w+|HUGGINGFACE_\w+|TRANSFORMERS_\w+|TORCH\w*|OMP_NUM_THREADS|MKL_NUM_THREADS|NCCL_\w+|CUDA_\w+|PYTORCH_\w+|LAKEFORGE_TRAINER_\w+)$/;
+
+export function trainerEnv(slot: Slot, trainerDir: string, extra: Record<string, string> = {}, base: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && PASS_THROUGH.test(k)) env[k] = v;
+  Object.assign(env, extra);
+  env.PYTHONPATH = trainerDir;
+  env.PYTHONUNBUFFERED = '1';
+  env.PYTHONDONTWRITEBYTECODE = '1';
+  // Last, so nothing overrides the slot this activity holds. '' hides every GPU from the CPU slot.
+  env.CUDA_VISIBLE_DEVICES = slot.cudaVisibleDevices;
+  return env;
+}
+
+export interface SuperviseOptions {
+  python: string;
+  trainerDir: string;
+  mode: TrainerMode;
+  configPath: string;
+  slot: Slot;
+  env?: Record<string, string>;
+  graceMs: number;
+  onEvent: (e: TrainerEvent) => void;
+  onStart?: (pid: number) => void;
+  /** Aborted when the worker shuts down: the trainer checkpoints and the attempt ends as Preempted. */
+  shutdownSignal?: AbortSignal;
+  /** Work that must finish before the outcome is known (checkpoint uploads); awaited after the trainer exits. */
+  drain?: () => Promise<void>;
+}
+
+export type SuperviseOutcome = { exit: TrainerExit; cancelled?: CancelledFailure };
+
+/**
+ * Runs the trainer to its end under the activity's cancellation: on cancel (run cancelled, heartbeat lost, worker
+ * shutdown) the group gets SIGTERM, `graceMs` to checkpoint, then SIGKILL; the process is always reaped before this
+ * returns. A failure of the trainer is returned as its exit for the caller to map (see `failureOf`).
+ */
+export async function superviseTrainer(o: SuperviseOptions): Promise<SuperviseOutcome> {
+  const signal = currentContext()?.cancellationSignal;
+  const proc = launchTrainer({
+    python: o.python,
+    mode: o.mode,
+    configPath: o.configPath,
+    cwd: o.trainerDir,
+    env: trainerEnv(o.slot, o.trainerDir, o.env),
+    onEvent: o.onEvent,
+  });
+  o.onStart?.(proc.pid);
+  const stop = () => void proc.terminate(o.graceMs);
+  signal?.addEventListener('abort', stop, { once: true });
+  o.shutdownSignal?.addEventListener('abort', stop, { once: true });
+  if (signal?.aborted || o.shutdownSignal?.aborted) stop();
+  let exit: TrainerExit;
+  try {
+    exit = await proc.exited;
+  } finally {
+    signal?.removeEventListener('abort', stop);
+    o.shutdownSignal?.removeEventListener('abort', stop);
+  }
+  await o.drain?.();
+  const reason = signal?.aborted ? signal.reason : undefined;
+  return { exit, cancelled: reason instanceof CancelledFailure ? reason : reason !== undefined ? new CancelledFailure(String(reason)) : undefined };
+}
+
+/** DESIGN.md §3/§4: 0 → done; 2 → BadInput (SchemaMismatch for a missing column); 75 → Preempted; else TrainerCrashed. */
+export function failureOf(exit: TrainerExit, what: string): ApplicationFailure | null {
+  const tail = exit.stderrTail.slice(-20).join('\n');
+  if (exit.exitCode === TrainerExitCode.Done) {
+    if (exit.done) return null;
+    return trainerCrashed(`${what}: the trainer exited 0 without a done event\n${tail}`, { exitCode: 0, stderrTail: exit.stderrTail });
+  }
+  if (exit.exitCode === TrainerExitCode.BadInput) {
+    const msg = exit.error?.message ?? (tail || 'the trainer rejected its input');
+    const details = { reason: exit.error?.reason, file: exit.error?.file, column: exit.error?.column };
+    return exit.error?.reason === 'missing_column' ? schemaMismatch(`${what}: ${msg}`, details) : badInput(`${what}: ${msg}`, details);
+  }
+  if (exit.exitCode === TrainerExitCode.Preempted) {
+    return preempted(`${what}: the trainer checkpointed and exited (preempted)`, { exitCode: 75 });
+  }
+  const how = exit.signal ? `was killed by ${exit.signal}` : exit.exitCode === null ? 'could not be started' : `exited with code ${exit.exitCode}`;
+  const msg = exit.error?.message ? `: ${exit.error.message}` : '';
+  return trainerCrashed(`${what}: the trainer ${how}${msg}\n--- stderr (last lines) ---\n${tail}`, {
+    exitCode: exit.exitCode, signal: exit.signal, stderrTail: exit.stderrTail,
+  });
+}

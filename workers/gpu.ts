@@ -1,0 +1,68 @@
+// The GPU worker: task queue lakeforge-gpu (LAKEFORGE_GPU_TASK_QUEUE overrides it), one activity slot per GPU
+// (LAKEFORGE_GPUS, else nvidia-smi, else one CPU slot). Each running train/evaluate holds one slot and sees only its
+// GPU through CUDA_VISIBLE_DEVICES.
+//
+// Shutdown: on SIGINT/SIGTERM the running trainers are asked at once to checkpoint and exit (their activities end
+// Preempted and are retried elsewhere from that checkpoint), then Worker.run() drains. shutdownGraceTime covers the
+// checkpoint grace plus the upload. A SIGKILLed worker cannot do any of this; its trainers notice their stdin pipe
+// closing and checkpoint and exit on their own (DESIGN.md §4).
+import { Worker } from '@temporalio/worker';
+import { loadConfig, TASK_QUEUE_GPU } from '../activities/common/config.js';
+import { connectWorker } from '../activities/common/temporal-connection.js';
+import { preemptAllTrainers, resolveSlots, SlotAllocator } from '../activities/training/index.js';
+import { gpuActivities } from './gpu-activities.js';
+import { workflowCode } from './workflows-path.js';
+import { isMain } from './is-main.js';
+
+export interface GpuWorkerOptions {
+  taskQueue?: string;
+  /** SIGTERM→SIGKILL grace for a trainer asked to stop (default LAKEFORGE_TRAINER_GRACE_S or 60 s). */
+  graceMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function createGpuWorker(opts: GpuWorkerOptions = {}) {
+  const env = opts.env ?? process.env;
+  const cfg = loadConfig(env);
+  const slots = new SlotAllocator(resolveSlots(cfg.gpus));
+  const graceMs = opts.graceMs ?? (env.LAKEFORGE_TRAINER_GRACE_S ? Number(env.LAKEFORGE_TRAINER_GRACE_S) * 1000 : 60_000);
+  const taskQueue = opts.taskQueue ?? (env.LAKEFORGE_GPU_TASK_QUEUE || TASK_QUEUE_GPU);
+  const shutdown = new AbortController();
+  const connection = await connectWorker(env);
+  const worker = await Worker.create({
+    connection,
+    namespace: cfg.temporalNamespace,
+    taskQueue,
+    ...(await workflowCode()),
+    activities: gpuActivities({ slots, graceMs, shutdownSignal: shutdown.signal }),
+    maxConcurrentActivityTaskExecutions: slots.slots.length,
+    // Keep the server's view of progress (and of the newest checkpoint) fresh even with a long heartbeat timeout.
+    maxHeartbeatThrottleInterval: '5s',
+    // A preempted trainer's checkpoint, its upload, and the activity's failure report must all fit.
+    shutdownGraceTime: graceMs + 60_000,
+  });
+  return {
+    worker,
+    taskQueue,
+    slots: slots.slots,
+    /** Stops the trainers (checkpoint + exit) and the worker. */
+    preempt() {
+      if (shutdown.signal.aborted) return;
+      shutdown.abort();
+      void preemptAllTrainers(graceMs);
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+    },
+    close: async () => {
+      await connection.close();
+    },
+  };
+}
+
+if (isMain(import.meta.url)) {
+  const { worker, taskQueue, slots, preempt, close } = await createGpuWorker();
+  // Runs beside the SDK's own signal handling (which starts Worker shutdown); ours preempts the trainers at once.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, preempt);
+  process.stderr.write(`[lakeforge] GPU worker polling ${taskQueue} with ${slots.length} slot(s): ${slots.map((s) => s.id).join(', ')} (pid ${process.pid})\n`);
+  await worker.run();
+  await close();
+}
