@@ -1,0 +1,83 @@
+// run <pipeline.yaml> [--wait]: start a run, and optionally watch it to the end with live progress.
+import type { WorkflowHandle } from '@temporalio/client';
+import { loadConfig } from '../../activities/common/config.js';
+import type { PipelinePlan } from '../../workflows/spec/validate.js';
+import type { PipelineSpecInput } from '../../workflows/spec/schema.js';
+import type { PipelineProgress } from '../../workflows/progress.js';
+import { loadPipelineFile } from '../load-spec.js';
+import { startPipeline } from '../sdk.js';
+import { failureMessage, tryProgress } from './runs.js';
+import { ProgressRenderer } from '../render/progress.js';
+import { EXIT_FAILED, EXIT_OK, lakeOption, withClient, workflowUrl, type Connected } from './common.js';
+
+const print = (s = '') => process.stdout.write(`${s}\n`);
+
+export async function runCommand(file: string, opts: { wait?: boolean; lake?: string; runKey?: string }): Promise<number> {
+  const plan = loadPipelineFile(file);
+  const lake = lakeOption(opts.lake);
+  // An explicit --lake wins over the spec's own lake.
+  const spec = (lake ? { ...plan.spec, lake } : plan.spec) as PipelineSpecInput;
+  return withClient(async (c) => {
+    const handle = await startPipeline(c.client, spec, { runKey: opts.runKey });
+    print(`started ${handle.workflowId}`);
+    print(`  Web UI: ${workflowUrl(c.namespace, handle.workflowId)}`);
+    if (!opts.wait) {
+      print(`  watch:  lakeforge status ${handle.workflowId}`);
+      return EXIT_OK;
+    }
+    return watchRun(c, handle, plan);
+  });
+}
+
+/** Polls the `progress` query and draws it until the run closes; exit 0 on success, 1 otherwise. */
+async function watchRun(c: Connected, handle: WorkflowHandle, plan: PipelinePlan): Promise<number> {
+  const renderer = new ProgressRenderer(process.stdout);
+  const interval = renderer.tty ? 500 : 1000;
+  let outcome: { ok: true; value: unknown } | { ok: false; error: unknown } | undefined;
+  const result = handle.result().then(
+    (value) => { outcome = { ok: true, value }; },
+    (error) => { outcome = { ok: false, error }; },
+  );
+  let last: PipelineProgress | undefined;
+  let hinted = false;
+  const started = Date.now();
+  let interrupted = false;
+  const onSigint = () => { interrupted = true; };
+  process.once('SIGINT', onSigint);
+  try {
+    while (!outcome && !interrupted) {
+      const { progress, error } = await tryProgress(c, handle, 5_000);
+      if (progress) {
+        last = progress;
+        renderer.update(progress);
+      } else if (!hinted && Date.now() - started > 10_000) {
+        hinted = true;
+        process.stderr.write(`waiting for a worker on task queue ${loadConfig().etlTaskQueue} (start one with \`lakeforge worker\`)${error ? `: ${error.split('\n')[0]}` : ''}\n`);
+      }
+      await Promise.race([result, new Promise((r) => setTimeout(r, interval))]);
+    }
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+  if (interrupted) {
+    print(`stopped watching; ${handle.workflowId} keeps running (lakeforge status / lakeforge cancel ${handle.workflowId})`);
+    return 130;
+  }
+  const final = (await tryProgress(c, handle, 5_000)).progress ?? last;
+  if (final) renderer.finish(final);
+  const settled = outcome!;
+  if (settled.ok) {
+    const out = settled.value as { steps?: Record<string, { uri: string; cached: boolean }> };
+    for (const s of plan.steps) {
+      const r = out.steps?.[s.name];
+      if (r) print(`  ${s.name}: ${r.uri}${r.cached ? ' (cached)' : ''}`);
+    }
+    print(`✔ ${handle.workflowId} succeeded`);
+    print(`  Web UI: ${workflowUrl(c.namespace, handle.workflowId)}`);
+    return EXIT_OK;
+  }
+  process.stderr.write(`✖ ${handle.workflowId} failed: ${failureMessage(settled.error)}\n`);
+  process.stderr.write(`  Web UI: ${workflowUrl(c.namespace, handle.workflowId)}\n`);
+  return EXIT_FAILED;
+}
+

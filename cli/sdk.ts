@@ -1,0 +1,79 @@
+// The typed client API for driving lakeforge from TypeScript: start a pipeline run, watch its progress, cancel it.
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { loadConfig } from '../activities/common/config.js';
+import { validatePipeline } from '../workflows/spec/validate.js';
+import type { PipelineSpecInput } from '../workflows/spec/schema.js';
+import { pipelineWorkflow, progressQuery, cancelUpdate, type PipelineInput } from '../workflows/pipeline.js';
+import type { PipelineProgress } from '../workflows/progress.js';
+import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus } from '../workflows/search-attributes.js';
+import { InvalidPipelineError } from './load-spec.js';
+
+export type PipelineHandle = WorkflowHandle<typeof pipelineWorkflow>;
+
+export interface StartPipelineOptions {
+  /** Identifies the run: workflow id lakeforge/<pipeline>/<runKey>. Default: a timestamp and a random suffix. */
+  runKey?: string;
+  /** Lake root URI when the spec names none; default LAKEFORGE_LAKE. */
+  lake?: string;
+  /** Task queues of the workers (tests and multi-tenant setups use their own). */
+  queues?: PipelineInput['queues'];
+  /** The queue the workflow itself runs on; default lakeforge-etl. */
+  workflowTaskQueue?: string;
+}
+
+/** DESIGN.md §5: lakeforge/<pipeline>/<runKey>. */
+export function pipelineWorkflowId(pipeline: string, runKey: string): string {
+  return `lakeforge/${pipeline}/${runKey}`;
+}
+
+export function defaultRunKey(now = new Date()): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomUUID().slice(0, 6)}`;
+}
+
+/** What the workflow start options need, shared by direct starts and schedules. */
+export function pipelineStartAction(spec: PipelineSpecInput, opts: StartPipelineOptions & { runKey: string }) {
+  const validated = validatePipeline(spec);
+  if (!validated.ok) throw new InvalidPipelineError('<spec>', validated.errors);
+  const plan = validated.plan;
+  const lake = plan.spec.lake ?? opts.lake ?? loadConfig().lake;
+  const model = plan.steps.find((s) => s.model)?.model;
+  const cfg = loadConfig();
+  const queues = { etl: opts.queues?.etl ?? cfg.etlTaskQueue, gpu: opts.queues?.gpu ?? cfg.gpuTaskQueue };
+  const input: PipelineInput = { spec, runKey: opts.runKey, lake, queues };
+  return {
+    plan,
+    input,
+    taskQueue: opts.workflowTaskQueue ?? queues.etl,
+    staticSummary: `${plan.spec.name}: ${plan.steps.map((s) => s.name).join(' → ')} on ${plan.spec.dataset.name}`,
+    typedSearchAttributes: [
+      { key: LakeforgePipeline, value: plan.spec.name },
+      { key: LakeforgeDataset, value: plan.spec.dataset.name },
+      ...(model ? [{ key: LakeforgeModel, value: model }] : []),
+      { key: LakeforgeStatus, value: 'running' },
+    ],
+  };
+}
+
+/** Validates the spec and starts pipelineWorkflow; an invalid spec throws InvalidPipelineError before anything runs. */
+export async function startPipeline(client: Client, spec: PipelineSpecInput, opts: StartPipelineOptions = {}): Promise<PipelineHandle> {
+  const runKey = opts.runKey ?? defaultRunKey();
+  const action = pipelineStartAction(spec, { ...opts, runKey });
+  return client.workflow.start(pipelineWorkflow, {
+    workflowId: pipelineWorkflowId(action.plan.spec.name, runKey),
+    taskQueue: action.taskQueue,
+    args: [action.input],
+    staticSummary: action.staticSummary,
+    typedSearchAttributes: action.typedSearchAttributes,
+  });
+}
+
+/** The run's step table and training progress (the `progress` query). */
+export function getProgress(handle: WorkflowHandle): Promise<PipelineProgress> {
+  return handle.query(progressQuery);
+}
+
+/** Cancels the run's running steps cleanly (the trainer checkpoints) through the `cancel` update. */
+export function cancelPipeline(handle: WorkflowHandle, reason?: string) {
+  return handle.executeUpdate(cancelUpdate, { args: [reason ?? ''] });
+}

@@ -1,0 +1,29 @@
+// The ETL worker: task queue lakeforge-etl, one DuckDB instance for the process.
+// Worker.run() drains in-flight tasks on SIGINT/SIGTERM before it returns (graceful shutdown).
+import { Worker } from '@temporalio/worker';
+import { loadConfig } from '../activities/common/config.js';
+import { connectWorker } from '../activities/common/temporal-connection.js';
+import { createDuckDb } from '../activities/duckdb/instance.js';
+import { etlActivities } from './etl-activities.js';
+import { workflowCode } from './workflows-path.js';
+import { isMain } from './is-main.js';
+
+export async function createEtlWorker(opts: { taskQueue?: string } = {}) {
+  const connection = await connectWorker();
+  const db = await createDuckDb();
+  const worker = await Worker.create({
+    connection,
+    taskQueue: opts.taskQueue ?? loadConfig().etlTaskQueue,
+    ...(await workflowCode()),
+    activities: etlActivities(db),
+    shutdownGraceTime: '30s',
+  });
+  return { worker, close: async () => { db.closeSync(); await connection.close(); } };
+}
+
+if (isMain(import.meta.url)) {
+  const { worker, close } = await createEtlWorker();
+  process.stderr.write(`[lakeforge] ETL worker polling ${loadConfig().etlTaskQueue}\n`);
+  await worker.run();
+  await close();
+}

@@ -1,0 +1,2 @@
+// Every workflow type lakeforge registers; workers bundle this file.
+export { pipelineWorkflow } from './pipeline.js';

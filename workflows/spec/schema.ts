@@ -1,0 +1,64 @@
+// The pipeline spec (YAML or the TS builder) as zod schemas. Pure zod: bundled into workflows too,
+// so a spec that reaches a worker through a schedule is validated again there.
+import { z } from 'zod';
+import { ColumnSpecSchema } from '../../activities/etl/params.js';
+
+export const STEP_KINDS = ['clean', 'features', 'train', 'evaluate', 'promote'] as const;
+export type StepKind = (typeof STEP_KINDS)[number];
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use lowercase letters, digits, "-" and "_" (at most 63)');
+const duration = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'a duration such as "30s", "10m" or "2h"')]);
+
+export const RetrySchema = z.strictObject({
+  maximumAttempts: z.number().int().min(1).optional(),
+  initialInterval: duration.optional(),
+  backoffCoefficient: z.number().min(1).optional(),
+  maximumInterval: duration.optional(),
+});
+export type RetrySpec = z.infer<typeof RetrySchema>;
+
+const stepBase = {
+  name,
+  needs: z.array(name).default([]),
+  /** Overrides of the activity's options: retries, a start-to-close timeout, another task queue. */
+  retry: RetrySchema.optional(),
+  timeout: duration.optional(),
+  queue: z.string().min(1).optional(),
+  /** Shown in the Web UI next to the activity. */
+  summary: z.string().max(200).optional(),
+};
+
+const loose = z.record(z.string(), z.unknown());
+
+export const StepSpecSchema = z.discriminatedUnion('uses', [
+  z.strictObject({ ...stepBase, uses: z.literal('clean'), with: loose.default({}) }),
+  z.strictObject({ ...stepBase, uses: z.literal('features'), with: loose.default({}) }),
+  z.strictObject({ ...stepBase, uses: z.literal('train'), model: name.optional(), with: loose.default({}) }),
+  z.strictObject({ ...stepBase, uses: z.literal('evaluate'), with: loose.default({}) }),
+  z.strictObject({ ...stepBase, uses: z.literal('promote'), with: loose.default({}) }),
+]);
+export type StepSpec = z.infer<typeof StepSpecSchema>;
+
+export const DatasetSpecSchema = z.strictObject({
+  /** The raw Parquet files are read from raw/<name>/ in the lake. */
+  name,
+  /** Defaults for the clean step: the declared schema, the key and the label set. */
+  columns: z.array(ColumnSpecSchema).min(1).optional(),
+  key: z.array(z.string().min(1)).min(1).optional(),
+  timestamp: z.string().min(1).optional(),
+  labels: z.strictObject({ column: z.string().min(1), values: z.array(z.string().min(1)).min(1) }).optional(),
+});
+
+export const PipelineSpecSchema = z.strictObject({
+  name,
+  description: z.string().optional(),
+  /** Lake root URI; default LAKEFORGE_LAKE. */
+  lake: z.string().regex(/^(file:\/\/\/|gs:\/\/)/, 'a file:///abs/dir or gs://bucket/prefix URI').optional(),
+  dataset: DatasetSpecSchema,
+  /** The model name under models/; default the pipeline's name. */
+  model: name.optional(),
+  defaults: z.strictObject({ retry: RetrySchema.optional(), timeout: duration.optional() }).optional(),
+  steps: z.array(StepSpecSchema).min(1),
+});
+export type PipelineSpec = z.infer<typeof PipelineSpecSchema>;
+export type PipelineSpecInput = z.input<typeof PipelineSpecSchema>;
