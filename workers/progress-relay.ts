@@ -20,8 +20,11 @@ export function trainingProgressRelay(minIntervalMs = 5_000) {
     if (!workflowExecution) return; // a standalone activity has no workflow to tell
     const key = `${workflowExecution.workflowId}/${at.step}`;
     const now = Date.now();
-    if (e.event === 'progress' && now - (lastSent.get(key) ?? 0) < minIntervalMs) return;
-    lastSent.set(key, now);
+    if (e.event === 'progress') {
+      // Only progress is throttled, and only against progress: frequent checkpoints must not starve the loss.
+      if (now - (lastSent.get(key) ?? 0) < minIntervalMs) return;
+      lastSent.set(key, now);
+    }
     const progress =
       e.event === 'progress'
         ? { step: e.step, loss: e.loss, samplesPerSecond: e.samples_per_s, etaSeconds: e.eta_s }
