@@ -44,7 +44,7 @@ export const stepProgressSignal = defineSignal<[{ step: string; progress: Traini
 
 const NON_RETRYABLE = ['BadInput', 'SchemaMismatch', 'InvalidPipeline'];
 const QUEUE_KIND: Record<PlannedStep['kind'], 'etl' | 'gpu'> = {
-  clean: 'etl', features: 'etl', train: 'gpu', evaluate: 'gpu', promote: 'gpu',
+  clean: 'etl', features: 'etl', train: 'gpu', evaluate: 'gpu', promote: 'etl', // promote only reads and writes the lake: no GPU slot for it
 };
 const DEFAULT_QUEUES = { etl: 'lakeforge-etl', gpu: 'lakeforge-gpu' };
 const DEFAULT_TIMEOUT: Record<PlannedStep['kind'], string> = {

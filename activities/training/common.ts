@@ -73,7 +73,7 @@ export function resolveDeps(deps: GpuActivityDeps = {}): ResolvedDeps {
   };
 }
 
-export function openLakeFor(uri: string, d: ResolvedDeps): LakeStorage {
+export function openLakeFor(uri: string, d: Pick<ResolvedDeps, 'lakeOptions'>): LakeStorage {
   return openLake(uri, d.lakeOptions);
 }
 

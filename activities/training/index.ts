@@ -1,4 +1,5 @@
 import type { StepResult } from '../common/step-result.js';
+import { loadConfig } from '../common/config.js';
 import { resolveDeps, type GpuActivityDeps } from './common.js';
 import { evaluate, type EvaluateInput } from './evaluate.js';
 import { promote, type PromoteInput } from './promote.js';
@@ -12,7 +13,21 @@ export type { GpuActivityDeps } from './common.js';
 export { SlotAllocator, resolveSlots, parseGpuSpec, CPU_SLOT, type Slot } from './slots.js';
 export { liveTrainerPids, preemptAllTrainers } from './launcher.js';
 
-/** The activities of the lakeforge-gpu queue. Promote needs no GPU; it may be registered on any worker. */
+/** Promotion reads the evaluation and writes champion.json: lake I/O only, so the ETL queue serves it by default. */
+export function createPromoteActivities(deps: Pick<GpuActivityDeps, 'home' | 'lakeOptions'> = {}) {
+  const home = deps.home ?? loadConfig().home;
+  const d = { lakeOptions: { home, ...deps.lakeOptions } };
+  return {
+    async promote(input: PromoteInput): Promise<StepResult> {
+      return promote(d, input);
+    },
+  };
+}
+
+/**
+ * The activities of the lakeforge-gpu queue. Promote is served here too, so runs started before promotion moved to
+ * the ETL queue (or pinned to the GPU queue with a step `queue:`) still complete.
+ */
 export function createGpuActivities(deps: GpuActivityDeps = {}) {
   const d = resolveDeps(deps);
   return {

@@ -48,7 +48,7 @@ export async function readChampion(lake: LakeStorage, model: string): Promise<Ch
  * and is at least the champion's. The file is replaced in one write (a rename on a local lake, a single object write
  * on GCS), so readers see the old champion or the new one, never a mix. Decision and both numbers go in `metrics`.
  */
-export async function promote(d: ResolvedDeps, raw: PromoteInput): Promise<StepResult> {
+export async function promote(d: Pick<ResolvedDeps, 'lakeOptions'>, raw: PromoteInput): Promise<StepResult> {
   const input = parseInput(PromoteInputSchema, raw, 'promote');
   const { params } = input;
   const model = modelName(input.model);
