@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, ensureGoTool, lakeforgeHome } from './tools.mjs';
+import { postgresBin } from './cluster/cluster.mjs';
 
 const log = (m) => process.stderr.write(`${m}\n`);
 const sha = (file) => createHash('sha256').update(readFileSync(join(REPO_ROOT, file))).digest('hex');
@@ -96,6 +97,15 @@ export async function ensureChromium() {
   log(`[lakeforge] chromium (Web UI test): done in ${((Date.now() - started) / 1000).toFixed(0)}s`);
 }
 
+/** The full Temporal server, its SQL tool and PostgreSQL, for the cluster test (infra/cluster). */
+async function ensureClusterTools() {
+  await ensureGoTool('temporal-server', { log });
+  await ensureGoTool('temporal-sql-tool', { log });
+  const started = Date.now();
+  const bin = postgresBin(log);
+  log(`[lakeforge] PostgreSQL (cluster test): ${bin} (${((Date.now() - started) / 1000).toFixed(0)}s)`);
+}
+
 async function ensureAll() {
   await ensureNodeModules();
   await ensureGoTool('temporal', { log });
@@ -111,6 +121,7 @@ try {
   } else if (mode === 'test') {
     await ensureAll();
     await ensureChromium();
+    await ensureClusterTools();
     log('[lakeforge] type-checking (tsc --noEmit)…');
     await mustRun(join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['--noEmit']);
     log('[lakeforge] trainer tests (pytest)…');

@@ -16,6 +16,9 @@ export function lakeforgeHome(env = process.env) {
 export const GO_TOOLS = {
   temporal: { module: 'github.com/temporalio/cli/cmd/temporal', version: 'v1.5.1', bin: 'temporal' },
   'fake-gcs-server': { module: 'github.com/fsouza/fake-gcs-server', version: 'v1.55.1', bin: 'fake-gcs-server' },
+  // The full server and its schema tool for infra/cluster, at the version the CLI above embeds.
+  'temporal-server': { module: 'go.temporal.io/server/cmd/server', version: 'v1.29.1', bin: 'server' },
+  'temporal-sql-tool': { module: 'go.temporal.io/server/cmd/tools/sql', version: 'v1.29.1', bin: 'sql' },
 };
 
 export function toolPath(name, env = process.env) {
