@@ -4,7 +4,7 @@
 // service. start / stop / status are idempotent. Plain Node with no dependencies, like the dev-server script.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureGoTool, lakeforgeHome, REPO_ROOT } from '../tools.mjs';
@@ -279,6 +279,8 @@ function registerNamespaceAndAttributes(temporalBin, state, dir, log) {
 export async function startCluster({ env = process.env, log = (m) => process.stderr.write(`${m}\n`) } = {}) {
   const dir = clusterDir(env);
   mkdirSync(dir, { recursive: true });
+  // The postgres user must be able to reach its data directory inside (a private temp dir would stop it).
+  if (isRoot()) chmodSync(dir, 0o711);
   const state = await loadOrCreateState(dir, env);
   const [temporalBin, serverBin, sqlTool] = [
     await ensureGoTool('temporal', { log, env }),
