@@ -15,6 +15,7 @@ import { connectClient, connectWorker } from '../activities/common/temporal-conn
 import { createDuckDb } from '../activities/duckdb/instance.js';
 import { createEtlActivities } from '../activities/etl/index.js';
 import { gpuActivities } from '../workers/gpu-activities.js';
+import { createPromoteActivities } from '../activities/training/index.js';
 import { openLake } from '../activities/lake/index.js';
 import { generateTextClassification } from '../examples/generate-lib.js';
 import { loadPipelineFile } from '../cli/load-spec.js';
@@ -53,7 +54,7 @@ const db = await createDuckDb({ tempDirectory: join(home, 'tmp') });
 const suffix = Date.now().toString(36);
 const queues = { etl: `bench-etl-${suffix}`, gpu: `bench-gpu-${suffix}` };
 const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
-const etl = await Worker.create({ connection, taskQueue: queues.etl, workflowBundle: { code }, activities: createEtlActivities({ duckdb: db, home }) });
+const etl = await Worker.create({ connection, taskQueue: queues.etl, workflowBundle: { code }, activities: { ...createEtlActivities({ duckdb: db, home }), ...createPromoteActivities({ home }) } });
 const gpu = await Worker.create({ connection, taskQueue: queues.gpu, workflowBundle: { code }, activities: gpuActivities({ home: join(process.cwd(), '.lakeforge') }) });
 const base = await Worker.create({
   connection, taskQueue: `bench-base-${suffix}`, workflowsPath: fileURLToPath(new URL('./overhead-workflows.ts', import.meta.url)),
