@@ -57,8 +57,9 @@ function activityOptions(step: PlannedStep, plan: PipelinePlan, queues: Pipeline
   return {
     taskQueue: step.spec.queue ?? queues?.[QUEUE_KIND[step.kind]] ?? DEFAULT_QUEUES[QUEUE_KIND[step.kind]],
     startToCloseTimeout: (step.spec.timeout ?? plan.spec.defaults?.timeout ?? DEFAULT_TIMEOUT[step.kind]) as ActivityOptions['startToCloseTimeout'],
-    // Training heartbeats every few seconds; 60 s without one means the worker is gone.
-    heartbeatTimeout: long ? '60s' : '5m',
+    // Every step heartbeats every few seconds (training per progress event, DuckDB while a statement runs); a
+    // silent minute means the worker is gone and the step is retried elsewhere. ETL gets longer for slow staging.
+    heartbeatTimeout: (step.spec.heartbeatTimeout ?? plan.spec.defaults?.heartbeatTimeout ?? (long ? '60s' : '2m')) as ActivityOptions['heartbeatTimeout'],
     // Let a cancelled trainer write its checkpoint before the workflow moves on.
     cancellationType: 'WAIT_CANCELLATION_COMPLETED' as ActivityOptions['cancellationType'],
     summary: step.spec.summary ?? `${step.kind} · ${step.name}${step.model ? ` · model ${step.model}` : ''}`,

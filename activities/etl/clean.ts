@@ -71,7 +71,11 @@ export async function runClean(deps: EtlDeps, rawInput: unknown): Promise<StepRe
 
   control.heartbeat({ stage: 'stage-input', files: objects.length });
   const files: StagedFile[] = [];
-  for (const o of objects) files.push({ local: await lake.stage(o), uri: lake.uri(o.path), size: o.size });
+  for (const o of objects) {
+    // One heartbeat per staged object, so a slow download is not mistaken for a lost worker.
+    files.push({ local: await lake.stage(o), uri: lake.uri(o.path), size: o.size });
+    control.heartbeat({ stage: 'stage-input', staged: files.length, files: objects.length });
+  }
 
   const cleanDir = await lake.createWorkDir(cleanRel);
   const rejectsDir = await lake.createWorkDir(rejectsRel);

@@ -68,7 +68,10 @@ export async function runFeatures(deps: EtlDeps, rawInput: unknown): Promise<Ste
   const cleanFiles = cleanManifest.files.map((f) => present.get(`${cleanRel}/${f.path}`)!);
 
   const files: { local: string; uri: string }[] = [];
-  for (const o of cleanFiles) files.push({ local: await lake.stage(o), uri: lake.uri(o.path) });
+  for (const o of cleanFiles) {
+    files.push({ local: await lake.stage(o), uri: lake.uri(o.path) });
+    control.heartbeat({ stage: 'stage-input', staged: files.length, files: cleanFiles.length });
+  }
 
   return withConnection(deps, async (conn) => {
     const params = await resolveDefaults(conn, control, input.params, cleanManifest, files.map((f) => f.local));

@@ -23,6 +23,8 @@ const stepBase = {
   /** Overrides of the activity's options: retries, a start-to-close timeout, another task queue. */
   retry: RetrySchema.optional(),
   timeout: duration.optional(),
+  /** How long without a heartbeat before the step's worker counts as lost and the step is retried elsewhere. */
+  heartbeatTimeout: duration.optional(),
   queue: z.string().min(1).optional(),
   /** Shown in the Web UI next to the activity. */
   summary: z.string().max(200).optional(),
@@ -57,7 +59,7 @@ export const PipelineSpecSchema = z.strictObject({
   dataset: DatasetSpecSchema,
   /** The model name under models/; default the pipeline's name. */
   model: name.optional(),
-  defaults: z.strictObject({ retry: RetrySchema.optional(), timeout: duration.optional() }).optional(),
+  defaults: z.strictObject({ retry: RetrySchema.optional(), timeout: duration.optional(), heartbeatTimeout: duration.optional() }).optional(),
   steps: z.array(StepSpecSchema).min(1),
 });
 export type PipelineSpec = z.infer<typeof PipelineSpecSchema>;
