@@ -13,6 +13,7 @@ export async function createEtlWorker(opts: { taskQueue?: string } = {}) {
   const db = await createDuckDb();
   const worker = await Worker.create({
     connection,
+    namespace: loadConfig().temporalNamespace,
     taskQueue: opts.taskQueue ?? loadConfig().etlTaskQueue,
     ...(await workflowCode()),
     activities: etlActivities(db),

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../../activities/common/config.js';
+import { temporalConnectionOptions } from '../../activities/common/temporal-connection.js';
 import { webUiUrl } from '../../infra/temporal/server.mjs';
 import { CliError, EXIT_FAILED, usageError } from './errors.js';
 
@@ -18,9 +19,15 @@ export interface Connected {
 /** Connects to TEMPORAL_ADDRESS; a server that does not answer is a one-line error that says how to start one. */
 export async function connect(): Promise<Connected> {
   const cfg = loadConfig();
+  let options;
+  try {
+    options = temporalConnectionOptions();
+  } catch (err) {
+    throw usageError((err as Error).message);
+  }
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address: cfg.temporalAddress, connectTimeout: '5s' });
+    connection = await Connection.connect({ ...options, connectTimeout: '5s' });
   } catch (err) {
     throw new CliError(`cannot reach the Temporal server at ${cfg.temporalAddress} (start one with \`lakeforge server start\`, or set TEMPORAL_ADDRESS)`, EXIT_FAILED, { cause: err });
   }
