@@ -118,6 +118,14 @@ Examples:
     c.action(act(async (o: { json?: boolean }) => (await import('./commands/server.js')).serverCommand(action, o)));
   }
 
+  const cluster = sub(program, 'cluster').description('a local full Temporal server on PostgreSQL with mTLS (state in .lakeforge/cluster)');
+  for (const action of ['start', 'stop', 'status', 'env'] as const) {
+    const what = { start: 'build if needed and start the cluster; prints its client environment', stop: 'stop the server, then PostgreSQL', status: 'show the cluster (exit 1 if not running)', env: 'print `export TEMPORAL_...` lines for the CLI and workers' }[action];
+    const c = sub(cluster, action).description(what);
+    if (action === 'status') c.option('--json', 'machine-readable output');
+    c.action(act(async (o: { json?: boolean }) => (await import('./commands/cluster.js')).clusterCommand(action, o)));
+  }
+
   sub(program, 'worker')
     .description('run the ETL and GPU workers in this process (Ctrl-C drains and stops them)')
     .option('--queues <list>', 'which workers: etl, gpu or etl,gpu', 'etl,gpu')

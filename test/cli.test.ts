@@ -139,6 +139,18 @@ describe('lakeforge CLI (spawned)', () => {
     for (const r of [unknown, unreachable]) noStack(r);
   });
 
+  it('a half-set TLS pair is a usage error naming the variable; cluster status without a cluster exits 1', async () => {
+    const [tls, cluster] = await Promise.all([
+      lf(['list'], { TEMPORAL_TLS_CERT: '/nonexistent/client.pem' }),
+      lf(['cluster', 'status'], { LAKEFORGE_CLUSTER_DIR: '/nonexistent/lakeforge-cluster' }),
+    ]);
+    expect(tls.code).toBe(2);
+    expect(tls.stderr.trim()).toBe('error: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: only TEMPORAL_TLS_CERT is set');
+    expect(cluster.code).toBe(1);
+    expect(cluster.stdout).toContain('no cluster in /nonexistent/lakeforge-cluster');
+    for (const r of [tls, cluster]) noStack(r);
+  });
+
   let runId: string;
   it('run --wait shows progress and ends 0 with the Web UI link; status and list find the run', async () => {
     const run = await lf(['run', specFile, '--wait']);
