@@ -1,13 +1,14 @@
 // pipelineWorkflow: runs a validated pipeline spec as a DAG of step activities (DESIGN.md §1, §5).
 // Deterministic: activities are imported as types only; time comes from the workflow clock.
 import {
-  ApplicationFailure, CancellationScope, ActivityFailure, defineQuery, defineSignal, defineUpdate, isCancellation,
+  ApplicationFailure, CancellationScope, ActivityFailure, ChildWorkflowFailure, defineQuery, defineSignal, defineUpdate, executeChild, isCancellation,
   proxyActivities, setHandler, setCurrentDetails, upsertSearchAttributes, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
 import type { StepResult } from '../activities/common/step-result.js';
 import { validatePipeline, formatPath, type PipelinePlan, type PlannedStep } from './spec/validate.js';
 import type { PipelineSpecInput, RetrySpec } from './spec/schema.js';
 import { progressMarkdown, type PipelineProgress, type StepProgress, type TrainingProgress } from './progress.js';
+import { partitionedCleanWorkflow } from './partitioned-clean.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep, type RunStatus } from './search-attributes.js';
 
 /** The activities each step kind calls. The worker-side factories are checked against this in test/activity-contract.test.ts. */
@@ -75,7 +76,8 @@ function activityOptions(step: PlannedStep, plan: PipelinePlan, queues: Pipeline
 
 function describeFailure(err: unknown): string {
   let e: unknown = err;
-  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  // A partitioned step fails as a child workflow whose cause is the partition activity's failure.
+  while ((e instanceof ActivityFailure || e instanceof ChildWorkflowFailure) && e.cause) e = e.cause;
   const type = e instanceof ApplicationFailure && e.type ? `${e.type}: ` : '';
   return `${type}${e instanceof Error ? e.message : String(e)}`;
 }
@@ -149,6 +151,14 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
     const runId = `${plan.spec.name}-${runKey}`.replace(/[^A-Za-z0-9_.-]/g, '_');
     switch (step.kind) {
       case 'clean':
+        if (step.params.partitions) {
+          // Fanned out over the ETL workers by a child workflow; its id names the run and the step.
+          return executeChild(partitionedCleanWorkflow, {
+            workflowId: `${workflowInfo().workflowId}/${step.name}`,
+            taskQueue: activityOptions(step, plan, input.queues).taskQueue,
+            args: [{ lake, dataset, params: step.params, activity: activityOptions(step, plan, input.queues) }],
+          });
+        }
         return acts.clean({ lake, dataset, params: step.params });
       case 'features':
         return acts.features({ lake, dataset, input: results[step.inputStep!], params: step.params });

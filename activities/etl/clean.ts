@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { badInput, schemaMismatch } from '../common/failures.js';
 import type { StepResult } from '../common/step-result.js';
-import { buildManifest, datasetName, describeFiles, verifyPublished, readManifest } from '../lake/index.js';
+import { buildManifest, datasetName, describeFiles, verifyPublished, readManifest, type LakeStorage, type ObjectInfo, type ManifestFile } from '../lake/index.js';
 import { Params, loadSqlDir, quoteIdent, quoteLiteral, renderSql } from '../duckdb/sql.js';
 import { currentControl, queryRows, runStatement, type StepControl } from '../duckdb/run.js';
 import { CleanParamsSchema, type CleanParams, type ColumnType } from './params.js';
@@ -38,13 +38,13 @@ export const CleanInputSchema = z
   .strict();
 export type CleanInput = z.input<typeof CleanInputSchema>;
 
-interface StagedFile {
+export interface StagedFile {
   local: string;
   uri: string;
   size: number;
 }
 
-interface CleanOutcome {
+export interface CleanOutcome {
   rowsIn: number;
   rowsClean: number;
   rowsRejected: number;
@@ -61,13 +61,9 @@ export async function runClean(deps: EtlDeps, rawInput: unknown): Promise<StepRe
   const rawPrefix = `raw/${dataset}`;
   const objects = (await lake.list(rawPrefix)).filter((o) => o.path.endsWith('.parquet'));
   if (objects.length === 0) throw badInput(`dataset ${dataset} has no Parquet files under ${lake.uri(rawPrefix)}`, { dataset });
-  const inputVersion = rawInputVersion(objects);
-  const version = stepVersion({ step: 'clean', codeVersion: CLEAN_CODE_VERSION, inputs: [inputVersion], params, sql: CLEAN_SQL });
-  const cleanRel = `clean/${dataset}/${version}`;
-  const rejectsRel = `rejects/${dataset}/${version}`;
-
-  const [published, publishedRejects] = await Promise.all([verifyPublished(lake, cleanRel, version), verifyPublished(lake, rejectsRel, version)]);
-  if (published.ok && publishedRejects.ok) return stepResultFromManifest(lake, cleanRel, published.manifest, true);
+  const { inputVersion, version, cleanRel, rejectsRel } = cleanVersion(dataset, objects, params);
+  const cached = await publishedClean(lake, cleanRel, rejectsRel, version);
+  if (cached) return cached;
 
   control.heartbeat({ stage: 'stage-input', files: objects.length });
   const files: StagedFile[] = [];
@@ -89,54 +85,82 @@ export async function runClean(deps: EtlDeps, rawInput: unknown): Promise<StepRe
       const rejectSchema = await parquetSchema(conn, control, join(rejectsDir, 'part-0.parquet'));
       return { outcome, cleanFiles, rejectFiles, cleanSchema, rejectSchema };
     });
-    // Conservation, checked on what was actually written (DESIGN.md §2).
-    const writtenClean = cleanFiles.reduce((s, f) => s + f.rows, 0);
-    const writtenRejects = rejectFiles.reduce((s, f) => s + f.rows, 0);
-    if (writtenClean !== outcome.rowsClean || writtenRejects !== outcome.rowsRejected || outcome.rowsIn !== writtenClean + writtenRejects) {
-      throw new Error(
-        `conservation violated for ${dataset}: rows_in=${outcome.rowsIn}, clean=${writtenClean} (expected ${outcome.rowsClean}), rejected=${writtenRejects} (expected ${outcome.rowsRejected})`,
-      );
-    }
-    const metrics: Record<string, number> = {
-      rows_in: outcome.rowsIn,
-      rows_clean: outcome.rowsClean,
-      rows_rejected: outcome.rowsRejected,
-    };
-    for (const [reason, n] of Object.entries(outcome.reasons)) metrics[`rejected.${reason}`] = n;
-    const conservation = { rowsIn: outcome.rowsIn, rowsClean: outcome.rowsClean, rowsRejected: outcome.rowsRejected, balanced: true };
-    const common = { version, step: 'clean', inputs: [inputVersion], params };
-    const rejectsManifest = buildManifest({
-      ...common,
-      files: rejectFiles,
-      schema: rejectSchema,
-      extra: { output: 'rejects', dataset, conservation, rejectReasons: outcome.reasons, clean: lake.uri(cleanRel) },
-    });
-    const cleanManifest = buildManifest({
-      ...common,
-      files: cleanFiles,
-      schema: cleanSchema,
-      extra: {
-        output: 'clean',
-        dataset,
-        conservation,
-        rejectReasons: outcome.reasons,
-        rejects: { uri: lake.uri(rejectsRel), rows: outcome.rowsRejected },
-        metrics,
-      },
-    });
-    control.heartbeat({ stage: 'publish' });
-    // Rejects first: once the clean manifest exists, its rejects are guaranteed to be there too.
-    await lake.publish(rejectsDir, rejectsRel, rejectsManifest);
-    const outcomeClean = await lake.publish(cleanDir, cleanRel, cleanManifest);
-    if (outcomeClean === 'already-published') {
-      const theirs = await readManifest(lake, cleanRel);
-      if (theirs) return stepResultFromManifest(lake, cleanRel, theirs, false);
-    }
-    return stepResultFromManifest(lake, cleanRel, cleanManifest, false);
+    return await publishClean(lake, { dataset, params, version, inputVersion, cleanRel, rejectsRel, cleanDir, rejectsDir, outcome, cleanFiles, rejectFiles, cleanSchema, rejectSchema, control });
   } catch (err) {
     await Promise.all([lake.discardWorkDir(cleanDir), lake.discardWorkDir(rejectsDir)]);
     throw err;
   }
+}
+
+/**
+ * The version of a clean step (DESIGN.md §2). Partitioning is left out: batch sizes and bucket counts change the
+ * file layout, not the rows, so a partitioned and an unpartitioned run of the same spec share one version.
+ */
+export function cleanVersion(dataset: string, objects: ObjectInfo[], params: CleanParams) {
+  const { partitions: _layoutOnly, ...versioned } = params;
+  const inputVersion = rawInputVersion(objects);
+  const version = stepVersion({ step: 'clean', codeVersion: CLEAN_CODE_VERSION, inputs: [inputVersion], params: versioned, sql: CLEAN_SQL });
+  return { inputVersion, version, cleanRel: `clean/${dataset}/${version}`, rejectsRel: `rejects/${dataset}/${version}` };
+}
+
+/** The cached result when both outputs of this version are completely published (every listed file present). */
+export async function publishedClean(lake: LakeStorage, cleanRel: string, rejectsRel: string, version: string): Promise<StepResult | null> {
+  const [published, publishedRejects] = await Promise.all([verifyPublished(lake, cleanRel, version), verifyPublished(lake, rejectsRel, version)]);
+  return published.ok && publishedRejects.ok ? stepResultFromManifest(lake, cleanRel, published.manifest, true) : null;
+}
+
+/** Checks conservation on what was actually written, then publishes rejects and clean (manifests last). */
+export async function publishClean(lake: LakeStorage, o: {
+  dataset: string; params: CleanParams; version: string; inputVersion: string; cleanRel: string; rejectsRel: string;
+  cleanDir: string; rejectsDir: string; outcome: CleanOutcome; cleanFiles: ManifestFile[]; rejectFiles: ManifestFile[];
+  cleanSchema: { name: string; type: string }[]; rejectSchema: { name: string; type: string }[]; control: StepControl;
+}): Promise<StepResult> {
+  const { dataset, version, inputVersion, cleanRel, rejectsRel, cleanDir, rejectsDir, outcome, cleanFiles, rejectFiles, cleanSchema, rejectSchema, control } = o;
+  const { partitions: _layoutOnly, ...params } = o.params;
+  // Conservation, checked on what was actually written (DESIGN.md §2).
+  const writtenClean = cleanFiles.reduce((s, f) => s + f.rows, 0);
+  const writtenRejects = rejectFiles.reduce((s, f) => s + f.rows, 0);
+  if (writtenClean !== outcome.rowsClean || writtenRejects !== outcome.rowsRejected || outcome.rowsIn !== writtenClean + writtenRejects) {
+    throw new Error(
+      `conservation violated for ${dataset}: rows_in=${outcome.rowsIn}, clean=${writtenClean} (expected ${outcome.rowsClean}), rejected=${writtenRejects} (expected ${outcome.rowsRejected})`,
+    );
+  }
+  const metrics: Record<string, number> = {
+    rows_in: outcome.rowsIn,
+    rows_clean: outcome.rowsClean,
+    rows_rejected: outcome.rowsRejected,
+  };
+  for (const [reason, n] of Object.entries(outcome.reasons)) metrics[`rejected.${reason}`] = n;
+  const conservation = { rowsIn: outcome.rowsIn, rowsClean: outcome.rowsClean, rowsRejected: outcome.rowsRejected, balanced: true };
+  const common = { version, step: 'clean', inputs: [inputVersion], params };
+  const rejectsManifest = buildManifest({
+    ...common,
+    files: rejectFiles,
+    schema: rejectSchema,
+    extra: { output: 'rejects', dataset, conservation, rejectReasons: outcome.reasons, clean: lake.uri(cleanRel) },
+  });
+  const cleanManifest = buildManifest({
+    ...common,
+    files: cleanFiles,
+    schema: cleanSchema,
+    extra: {
+      output: 'clean',
+      dataset,
+      conservation,
+      rejectReasons: outcome.reasons,
+      rejects: { uri: lake.uri(rejectsRel), rows: outcome.rowsRejected },
+      metrics,
+    },
+  });
+  control.heartbeat({ stage: 'publish' });
+  // Rejects first: once the clean manifest exists, its rejects are guaranteed to be there too.
+  await lake.publish(rejectsDir, rejectsRel, rejectsManifest);
+  const outcomeClean = await lake.publish(cleanDir, cleanRel, cleanManifest);
+  if (outcomeClean === 'already-published') {
+    const theirs = await readManifest(lake, cleanRel);
+    if (theirs) return stepResultFromManifest(lake, cleanRel, theirs, false);
+  }
+  return stepResultFromManifest(lake, cleanRel, cleanManifest, false);
 }
 
 const lower = (s: string) => s.toLowerCase();
@@ -259,8 +283,16 @@ export function buildCleanSql(params: CleanParams, present: Map<string, string>,
     renderSql(T['50_outliers.sql'], { outlier_rule: caseOf(outlierRule) }).trim(),
     renderSql(T['55_list_lengths.sql'], { shape_rule: caseOf(shapeRule) }).trim(),
   ];
+  // 15_shuffle (partitioned cleaning only): the bucket of each row's deduplication identity.
+  const identity = params.key ?? (params.dropExactDuplicates ? params.columns.map((c) => c.name) : null);
+  const shuffle = (buckets: number) => renderSql(T['15_shuffle.sql'], {
+    ctes: upToLabels.slice(0, 3).join(',\n'),
+    bucket_columns: identity ? identity.map((c) => `n.${q(c)}`).join(', ') : 'r.__rid',
+    buckets: String(Math.trunc(buckets)),
+  });
   return {
     params: p.values,
+    shuffle,
     macro: T['00_normalize_macro.sql'],
     iqr: quartiles.length ? `WITH ${upToLabels.join(',\n')}\n${renderSql(T['51_iqr_bounds.sql'], { quartiles: quartiles.join(', ') })}` : null,
     checked: renderSql(T['60_checked.sql'], { ctes: checkedCtes.join(',\n'), all_columns: allCols }),
@@ -273,14 +305,14 @@ export function buildCleanSql(params: CleanParams, present: Map<string, string>,
 }
 
 /** Which parameters each statement references: DuckDB refuses unused named parameters. */
-function paramsFor(sql: string, all: Record<string, unknown>) {
+export function paramsFor(sql: string, all: Record<string, unknown>) {
   const used: Record<string, unknown> = {};
   for (const m of sql.matchAll(/\$([a-z][a-z0-9_]*)/gi)) if (m[1] in all) used[m[1]] = all[m[1]];
   return used as Parameters<typeof runStatement>[4];
 }
 
-async function computeClean(conn: DuckDBConnection, control: StepControl, files: StagedFile[], params: CleanParams, cleanPath: string, rejectsPath: string): Promise<CleanOutcome> {
-  // Schema: every required column in every file (SchemaMismatch names column and file); list-ness must match.
+/** Schema: every required column in every file (SchemaMismatch names column and file); list-ness must match. */
+export async function checkCleanInput(conn: DuckDBConnection, control: StepControl, files: StagedFile[], params: CleanParams) {
   const inspected = await inspectInputFiles(conn, control, files);
   inspected.forEach((info, i) => {
     const cols = new Map(info.columns.map((c) => [lower(c.name), c]));
@@ -302,6 +334,12 @@ async function computeClean(conn: DuckDBConnection, control: StepControl, files:
       }
     }
   });
+  return inspected;
+}
+
+/** Every clean concern over staged files, writing one clean and one rejects Parquet file; returns the counts. */
+export async function computeClean(conn: DuckDBConnection, control: StepControl, files: StagedFile[], params: CleanParams, cleanPath: string, rejectsPath: string): Promise<CleanOutcome> {
+  const inspected = await checkCleanInput(conn, control, files, params);
   const expectedRows = inspected.reduce((s, f) => s + f.rows, 0);
   if (expectedRows === 0) throw badInput(`the input has no rows (${files.length} file(s), all empty)`);
 

@@ -1,12 +1,26 @@
 import type { StepResult } from '../common/step-result.js';
 import { runClean, type CleanInput } from './clean.js';
 import { runFeatures, type FeaturesInput } from './features.js';
+import {
+  cleanBucket,
+  planPartitionedClean,
+  publishPartitionedClean,
+  shuffleCleanBatch,
+  type CleanBucketInput,
+  type CleanBucketResult,
+  type PartitionedCleanPlan,
+  type PlanPartitionedCleanInput,
+  type PublishPartitionedCleanInput,
+  type ShuffleCleanBatchInput,
+} from './partitioned-clean.js';
 import type { EtlDeps } from './common.js';
 
 export { CleanParamsSchema, FeaturesParamsSchema, ColumnSpecSchema, ColumnTypeSchema, NullPolicySchema, TaskSchema } from './params.js';
+export { PartitionsSchema } from './params.js';
 export type { CleanParams, CleanParamsInput, FeaturesParams, FeaturesParamsInput, ColumnType } from './params.js';
 export { CleanInputSchema, CLEAN_CODE_VERSION, CLEAN_SQL, buildCleanSql } from './clean.js';
 export type { CleanInput } from './clean.js';
+export type { PartitionedCleanPlan, CleanBucketResult } from './partitioned-clean.js';
 export { FeaturesInputSchema, FEATURES_CODE_VERSION, FEATURES_SQL, SPLITS, buildFeaturesSql } from './features.js';
 export type { FeaturesInput, FeaturesManifestExtra } from './features.js';
 export type { EtlDeps } from './common.js';
@@ -23,6 +37,19 @@ export function createEtlActivities(deps: EtlDeps) {
     },
     async features(input: FeaturesInput): Promise<StepResult> {
       return runFeatures(deps, input);
+    },
+    // Partitioned cleaning (params.partitions), fanned out by workflows/partitioned-clean.ts.
+    async planPartitionedClean(input: PlanPartitionedCleanInput): Promise<PartitionedCleanPlan> {
+      return planPartitionedClean(deps, input);
+    },
+    async shuffleCleanBatch(input: ShuffleCleanBatchInput): Promise<{ batch: number; rows: number; buckets: number[] }> {
+      return shuffleCleanBatch(deps, input);
+    },
+    async cleanBucket(input: CleanBucketInput): Promise<CleanBucketResult> {
+      return cleanBucket(deps, input);
+    },
+    async publishPartitionedClean(input: PublishPartitionedCleanInput): Promise<StepResult> {
+      return publishPartitionedClean(deps, input);
     },
   };
 }

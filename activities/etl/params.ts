@@ -38,6 +38,20 @@ const OutlierSchema = z.discriminatedUnion('method', [
 
 const NUMERIC: ColumnType[] = ['BIGINT', 'INTEGER', 'DOUBLE'];
 
+/**
+ * Partitioned cleaning: raw files in batches of `filesPerTask`, each batch one activity (map: row-level rules, rows
+ * routed to `buckets` by their deduplication identity), then one activity per bucket (reduce: deduplication and the
+ * outputs), at most `concurrency` at a time, spread over every ETL worker on the queue.
+ */
+export const PartitionsSchema = z
+  .object({
+    filesPerTask: z.number().int().min(1).max(10_000).default(8),
+    buckets: z.number().int().min(1).max(4_096).default(16),
+    concurrency: z.number().int().min(1).max(1_000).default(16),
+  })
+  .strict();
+export type Partitions = z.infer<typeof PartitionsSchema>;
+
 export const CleanParamsSchema = z
   .object({
     columns: z.array(ColumnSpecSchema).min(1),
@@ -49,9 +63,18 @@ export const CleanParamsSchema = z
     outliers: z.array(OutlierSchema).default([]),
     /** Pairs of list columns that must have equal lengths (tokens and tags). */
     sameLength: z.array(z.tuple([columnName, columnName])).default([]),
+    /** Fan the step out over the ETL workers (see PartitionsSchema); absent: one activity does it all. */
+    partitions: PartitionsSchema.optional(),
   })
   .strict()
   .superRefine((p, ctx) => {
+    if (p.partitions) {
+      p.outliers.forEach((o, i) => {
+        if (o.method === 'iqr') {
+          ctx.addIssue({ code: 'custom', path: ['outliers', i, 'method'], message: 'IQR fences need the whole dataset in one place: not available with partitions (use method: range)' });
+        }
+      });
+    }
     const byName = new Map<string, ColumnType>();
     for (const c of p.columns) {
       if (byName.has(c.name.toLowerCase())) ctx.addIssue({ code: 'custom', message: `column ${JSON.stringify(c.name)} is declared twice` });
