@@ -54,7 +54,7 @@ describe('Temporal cluster (PostgreSQL persistence and visibility, mTLS)', () =>
     }
   }, 120_000);
 
-  it('3 ETL and 2 GPU worker processes run a 60-file pipeline over mTLS; SIGKILL of an ETL worker mid-step loses and duplicates nothing', async () => {
+  it('3 ETL and 2 GPU worker processes run a 60-file pipeline over mTLS, clean fanned out; SIGKILL of an ETL worker mid-step loses and duplicates nothing', async () => {
     const base = await mkdtemp(join(tmpdir(), 'lf-fleet-'));
     const lakeUri = pathToFileURL(join(base, 'lake')).href;
     const suffix = Date.now().toString(36);
@@ -91,6 +91,8 @@ describe('Temporal cluster (PostgreSQL persistence and visibility, mTLS)', () =>
       client = await connectClient({ ...process.env, ...clientEnv });
       const spec = smallNewsSpec((s) => {
         s.defaults = { heartbeatTimeout: '10s', retry: { initialInterval: '1s', maximumInterval: '5s' } };
+        // The clean step fanned out over the three ETL workers: 15 batches of 4 files, 6 buckets.
+        s.steps.find((x: { uses: string }) => x.uses === 'clean').with.partitions = { filesPerTask: 4, buckets: 6, concurrency: 6 };
         const train = s.steps.find((x: { uses: string }) => x.uses === 'train');
         train.with.hparams = { ...train.with.hparams, max_steps: 12, eval_every_steps: null };
         train.with.checkpointEverySteps = 6;
@@ -98,18 +100,22 @@ describe('Temporal cluster (PostgreSQL persistence and visibility, mTLS)', () =>
       const t0 = Date.now();
       const handle = await startPipeline(client, spec, { lake: lakeUri, queues, runKey: `fleet-${suffix}` });
 
-      // Kill the worker that is running the clean step, as soon as one is.
-      const victim = await waitFor('an ETL worker running clean', async () => {
-        const d = await handle.describe();
-        const pa = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'clean' && a.lastWorkerIdentity);
+      // Kill a worker that is running a partition of the clean step, as soon as one is.
+      const cleanHandle = client.workflow.getHandle(`${handle.workflowId}/clean`);
+      const victim = await waitFor('an ETL worker running a clean partition', async () => {
+        const d = await cleanHandle.describe().catch(() => undefined);
+        const pa = d?.raw.pendingActivities?.find((a) => /shuffleCleanBatch|cleanBucket/.test(a.activityType?.name ?? '') && a.lastWorkerIdentity);
         const pid = pa ? Number(pa.lastWorkerIdentity!.split('@')[0]) : NaN;
-        return Number.isFinite(pid) && running(pid) ? pid : undefined;
+        return Number.isFinite(pid) && running(pid) ? { pid, activityId: pa!.activityId! } : undefined;
       }, 240_000, 50);
-      process.kill(victim, 'SIGKILL');
-      process.stderr.write(`[test] SIGKILLed ETL worker pid ${victim} during clean, ${((Date.now() - t0) / 1000).toFixed(1)} s into the run\n`);
+      process.kill(victim.pid, 'SIGKILL');
+      process.stderr.write(`[test] SIGKILLed ETL worker pid ${victim.pid} running clean partition activity ${victim.activityId}, ${((Date.now() - t0) / 1000).toFixed(1)} s into the run\n`);
 
-      const result = await handle.result().catch((err) => {
+      const result = await handle.result().catch(async (err) => {
         for (const p of procs) process.stderr.write(`--- ${p.kind} worker ${p.child.pid} ---\n${p.log().slice(-3000)}\n`);
+        const d = await cleanHandle.describe().catch((e) => e);
+        process.stderr.write(`--- clean child ---\n${JSON.stringify(d?.raw?.pendingActivities ?? d, null, 1).slice(0, 4000)}\n`);
+        process.stderr.write(`--- server log ---\n${readFileSync(join(dir, 'server.log'), 'utf8').slice(-4000)}\n`);
         throw err;
       });
       process.stderr.write(`[measure] fleet run (3 ETL + 2 GPU workers, one ETL worker killed) finished in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
@@ -129,16 +135,25 @@ describe('Temporal cluster (PostgreSQL persistence and visibility, mTLS)', () =>
       expect(await count(`SELECT count(*) - count(DISTINCT id) FROM read_parquet('${cleanDir}/**/*.parquet')`)).toBe(0);
 
       // The killed worker's step was retried elsewhere, and the work was spread over several workers.
-      const events = (await handle.fetchHistory()).events ?? [];
-      const typeOf = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes)
-        .map((e) => [Number(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name!]));
-      const started = events.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!);
-      const cleanStarts = started.filter((a) => typeOf.get(Number(a.scheduledEventId)) === 'clean');
-      expect(Math.max(...cleanStarts.map((a) => a.attempt ?? 1))).toBeGreaterThanOrEqual(2);
-      expect(cleanStarts.every((a) => !a.identity?.startsWith(`${victim}@`))).toBe(true);
+      type Started = { identity?: string | null; attempt?: number | null; scheduledEventId?: unknown };
+      const startsOf = async (h: typeof handle | typeof cleanHandle) => {
+        const events = (await h.fetchHistory()).events ?? [];
+        const scheduled = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [Number(e.eventId), e.activityTaskScheduledEventAttributes!]));
+        return events.filter((e) => e.activityTaskStartedEventAttributes).map((e) => {
+          const st: Started = e.activityTaskStartedEventAttributes!;
+          return { ...st, scheduled: scheduled.get(Number(st.scheduledEventId))! };
+        });
+      };
+      const cleanStarts = await startsOf(cleanHandle);
+      const started = [...(await startsOf(handle)), ...cleanStarts];
+      // The partition the killed worker was running was retried, and finished elsewhere.
+      const killed = cleanStarts.find((a) => a.scheduled.activityId === victim.activityId)!;
+      expect(killed.attempt).toBeGreaterThanOrEqual(2);
+      expect(killed.identity?.startsWith(`${victim.pid}@`)).toBe(false);
       const identities = new Set(started.map((a) => a.identity));
-      process.stderr.write(`[test] activities completed by ${identities.size} worker(s): ${[...identities].join(', ')}\n`);
+      process.stderr.write(`[test] activities completed by ${identities.size} worker(s): ${[...identities].join(', ')}; clean partitions by ${new Set(cleanStarts.map((a) => a.identity)).size}\n`);
       expect(identities.size).toBeGreaterThan(1);
+      expect(new Set(cleanStarts.map((a) => a.identity)).size).toBeGreaterThanOrEqual(2);
 
       // PostgreSQL advanced visibility: the run is found by lakeforge's search attribute.
       const found = await waitFor('the run in a visibility query', async () => {
