@@ -1,7 +1,7 @@
 // A typed builder for pipeline specs, for people who declare pipelines in TypeScript instead of YAML.
 // It produces exactly the object a YAML file would parse to; startPipeline validates it the same way.
 import type { PipelineSpecInput } from '../workflows/spec/schema.js';
-import type { CleanParamsInput, FeaturesParamsInput } from '../activities/etl/index.js';
+import type { CleanParamsInput, FeaturesParamsInput, SqlParamsInput } from '../activities/etl/index.js';
 import type { TrainParamsInput, EvaluateParams, PromoteParams } from '../activities/training/index.js';
 
 type DatasetInput = PipelineSpecInput['dataset'];
@@ -32,6 +32,11 @@ export class PipelineBuilder {
   }
   promote(name: string, params: Pick<PromoteParams, 'metric' | 'threshold'> & Partial<PromoteParams>, opts: StepOptions & { needs: string[] }): this {
     return this.push({ name, uses: 'promote', with: params as Record<string, unknown>, ...opts });
+  }
+
+  /** A custom SQL step: `file` under sql/, a SELECT over the view `input` (the one ETL step it needs). */
+  sql(name: string, params: SqlParamsInput, opts: StepOptions & { needs: string[] }): this {
+    return this.push({ name, uses: 'sql', with: params as Record<string, unknown>, ...opts });
   }
 
   build(): PipelineSpecInput {

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
 import { formatPath, validatePipeline, type PipelinePlan, type SpecError } from '../workflows/spec/validate.js';
+import { lookupSqlFile } from '../activities/etl/sql-file.js';
 
 export interface LocatedSpecError extends SpecError {
   line?: number;
@@ -34,6 +35,18 @@ function nodeAt(doc: ReturnType<typeof parseDocument>, path: (string | number)[]
   return found;
 }
 
+/**
+ * Every `uses: sql` step's file must exist under the repository's sql/ directory. That takes file I/O, so it is
+ * checked here and by the SDK before a run starts (and again by the activity), not by the pure validator.
+ */
+export function sqlFileErrors(plan: PipelinePlan): SpecError[] {
+  return plan.steps.flatMap((s) => {
+    if (s.kind !== 'sql') return [];
+    const r = lookupSqlFile(String(s.params.file));
+    return r.ok ? [] : [{ path: ['steps', plan.spec.steps.indexOf(s.spec), 'with', 'file'], message: r.message }];
+  });
+}
+
 export function parsePipelineText(text: string, file = '<spec>'): PipelinePlan {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true });
@@ -43,8 +56,9 @@ export function parsePipelineText(text: string, file = '<spec>'): PipelinePlan {
     })));
   }
   const result = validatePipeline(doc.toJS());
-  if (result.ok) return result.plan;
-  throw new InvalidPipelineError(file, result.errors.map((e) => {
+  const errors = result.ok ? sqlFileErrors(result.plan) : result.errors;
+  if (result.ok && errors.length === 0) return result.plan;
+  throw new InvalidPipelineError(file, errors.map((e) => {
     const node = nodeAt(doc, e.path);
     const pos = node?.range ? lineCounter.linePos(node.range[0]) : undefined;
     return { ...e, line: pos?.line, column: pos?.col };

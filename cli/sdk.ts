@@ -7,7 +7,7 @@ import type { PipelineSpecInput } from '../workflows/spec/schema.js';
 import { pipelineWorkflow, progressQuery, cancelUpdate, type PipelineInput } from '../workflows/pipeline.js';
 import type { PipelineProgress } from '../workflows/progress.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus } from '../workflows/search-attributes.js';
-import { InvalidPipelineError } from './load-spec.js';
+import { InvalidPipelineError, sqlFileErrors } from './load-spec.js';
 
 export type PipelineHandle = WorkflowHandle<typeof pipelineWorkflow>;
 
@@ -36,6 +36,8 @@ export function pipelineStartAction(spec: PipelineSpecInput, opts: StartPipeline
   const validated = validatePipeline(spec);
   if (!validated.ok) throw new InvalidPipelineError('<spec>', validated.errors);
   const plan = validated.plan;
+  const missingSql = sqlFileErrors(plan);
+  if (missingSql.length) throw new InvalidPipelineError('<spec>', missingSql);
   const lake = plan.spec.lake ?? opts.lake ?? loadConfig().lake;
   const model = plan.steps.find((s) => s.model)?.model;
   const cfg = loadConfig();

@@ -8,19 +8,20 @@ import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { PipelineSpecSchema, StepSpecSchema } from '../workflows/spec/schema.js';
-import { FeaturesParamsSchema } from '../activities/etl/params.js';
+import { FeaturesParamsSchema, SqlParamsSchema } from '../activities/etl/params.js';
 import { EvaluateParamsSchema, PromoteParamsSchema, TrainParamsSchema } from '../activities/training/params.js';
 
 export const PIPELINE_SCHEMA_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'pipelines', 'pipeline.schema.json');
 
 export function renderPipelineSchema(): string {
-  const [clean, features, train, evaluate, promote] = StepSpecSchema.options;
+  const [clean, features, train, evaluate, promote, sql] = StepSpecSchema.options;
   const steps = z.discriminatedUnion('uses', [
     clean,
     features.extend({ with: FeaturesParamsSchema }),
     train.extend({ with: TrainParamsSchema }),
     evaluate.extend({ with: EvaluateParamsSchema.optional() }),
     promote.extend({ with: PromoteParamsSchema }),
+    sql.extend({ with: SqlParamsSchema }),
   ]);
   const editor = PipelineSpecSchema.extend({ steps: z.array(steps).min(1) });
   const schema = z.toJSONSchema(editor, { io: 'input', unrepresentable: 'any' });

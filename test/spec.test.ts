@@ -109,3 +109,105 @@ describe('TypeScript builder and JSON Schema', () => {
     expect(readFileSync(PIPELINE_SCHEMA_PATH, 'utf8'), 'run npx tsx infra/gen-pipeline-schema.ts').toBe(renderPipelineSchema());
   });
 });
+
+describe('custom SQL steps (uses: sql)', () => {
+  const withSql = () => parse(readFileSync('examples/pipelines/news-sql.yaml', 'utf8'));
+
+  it('accepts the example: the sql step feeds features, and its output defaults to the step name', () => {
+    const plan = loadPipelineFile('examples/pipelines/news-sql.yaml');
+    expect(plan.steps.map((s) => [s.name, s.kind])).toEqual([
+      ['clean', 'clean'], ['long-texts', 'sql'], ['features', 'features'], ['train', 'train'], ['evaluate', 'evaluate'], ['promote', 'promote'],
+    ]);
+    const sql = plan.steps[1];
+    expect(sql).toMatchObject({ inputStep: 'clean', params: { file: 'sql/custom/drop_short_texts.sql', params: { min_words: 8 }, output: 'short-texts-dropped' } });
+    expect(plan.steps[2].inputStep).toBe('long-texts');
+    expect(plan.steps.find((s) => s.kind === 'evaluate')).toMatchObject({ featuresStep: 'features' });
+
+    const spec = withSql();
+    delete spec.steps[1].with.output;
+    expect(parsePipelineText(stringify(spec), 'p.yaml').steps[1].params).toMatchObject({ output: 'long-texts', params: { min_words: 8 } });
+  });
+
+  it('rejects an unknown SQL file, naming the field and its YAML line', () => {
+    const text = readFileSync('examples/pipelines/news-sql.yaml', 'utf8').replace('file: sql/custom/drop_short_texts.sql', 'file: sql/custom/nope.sql');
+    const errs = errorsOf(text);
+    expect(errs).toHaveLength(1);
+    expect(errs[0]).toMatchObject({ path: ['steps', 1, 'with', 'file'] });
+    expect(errs[0].message).toMatch(/SQL file "sql\/custom\/nope\.sql" does not exist/);
+    expect(errs[0].line).toBe(text.split('\n').findIndex((l) => l.includes('sql/custom/nope.sql')) + 1);
+  });
+
+  it('rejects a file outside sql/, a file that is not .sql, and the built-in templates', () => {
+    for (const [file, message] of [
+      ['../../etc/passwd.sql', /is outside sql\//],
+      ['/etc/passwd.sql', /is outside sql\//],
+      ['sql/../package.json', /is outside sql\//],
+      ['custom/x.sql', /is outside sql\//],
+      ['sql/custom/x.txt', /is not a \.sql file/],
+      ['sql/clean/10_input.sql', /template of a built-in step/],
+    ] as const) {
+      const spec = withSql();
+      spec.steps[1].with.file = file;
+      const errs = errorsOf(spec);
+      expect(errs.map((e) => e.path.join('.')), file).toEqual(['steps.1.with.file']);
+      expect(errs[0].message, file).toMatch(message);
+    }
+  });
+
+  it('rejects bad parameters, naming each one', () => {
+    const spec = withSql();
+    spec.steps[1].with.params = { 'min-words': 3, nested: { a: 1 }, mixed: [1, 'a'] };
+    spec.steps[1].with.extra = true;
+    const errs = errorsOf(spec);
+    const byPath = Object.fromEntries(errs.map((e) => [e.path.join('.'), e.message]));
+    expect(byPath['steps.1.with.params.min-words']).toMatch(/parameter names are identifiers/);
+    expect(byPath['steps.1.with.params.nested']).toMatch(/a string, a number, a boolean, or a list/);
+    expect(byPath['steps.1.with.params.mixed']).toMatch(/a string, a number, a boolean, or a list/);
+    expect(errs.some((e) => e.path.join('.') === 'steps.1.with' && /extra/.test(e.message))).toBe(true);
+
+    const noFile = withSql();
+    delete noFile.steps[1].with.file;
+    expect(errorsOf(noFile).map((e) => e.path.join('.'))).toContain('steps.1.with.file');
+  });
+
+  it('rejects an output into one of the lake layout trees, set or defaulted from the step name', () => {
+    const spec = withSql();
+    spec.steps[1].with.output = 'clean';
+    expect(errorsOf(spec)).toMatchObject([{ path: ['steps', 1, 'with', 'output'], message: expect.stringMatching(/reserved for the lake layout/) }]);
+
+    const named = withSql();
+    delete named.steps[1].with.output;
+    named.steps[1].name = 'models';
+    named.steps[2].needs = ['models'];
+    expect(errorsOf(named)).toMatchObject([{ path: ['steps', 1, 'name'], message: expect.stringMatching(/"models" is reserved for the lake layout: rename the step or set with\.output/) }]);
+  });
+
+  it('a sql step needs exactly one ETL step; features takes clean or sql, not both', () => {
+    const spec = withSql();
+    spec.steps[1].needs = [];
+    expect(errorsOf(spec)[0].message).toMatch(/a sql step needs exactly one clean, features or sql step, "long-texts" needs 0/);
+    const both = withSql();
+    both.steps[2].needs = ['clean', 'long-texts'];
+    expect(errorsOf(both)[0].message).toMatch(/a features step needs exactly one clean or sql step, "features" needs 2/);
+    const onTrain = withSql();
+    onTrain.steps.push({ name: 'after-train', uses: 'sql', needs: ['train'], with: { file: 'sql/custom/drop_short_texts.sql' } });
+    expect(errorsOf(onTrain)[0]).toMatchObject({ path: ['steps', 6, 'needs'], message: expect.stringMatching(/a sql step needs exactly one clean, features or sql step, "after-train" needs 0/) });
+  });
+
+  it('the builder writes the same sql step, and the SDK refuses a missing file before starting anything', async () => {
+    const { pipeline } = await import('../cli/builder.js');
+    const yaml = withSql();
+    const [clean, sql, features] = yaml.steps;
+    const built = pipeline(yaml.name, yaml.dataset)
+      .clean('clean', clean.with)
+      .sql('long-texts', sql.with, { needs: ['clean'] })
+      .features('features', features.with, { needs: ['long-texts'] })
+      .build();
+    expect(built.steps[1]).toEqual(sql);
+
+    const { pipelineStartAction } = await import('../cli/sdk.js');
+    expect(() => pipelineStartAction(built, { runKey: 'k', lake: 'file:///tmp/lake' })).not.toThrow();
+    (built.steps[1].with as { file: string }).file = 'sql/custom/missing.sql';
+    expect(() => pipelineStartAction(built, { runKey: 'k', lake: 'file:///tmp/lake' })).toThrow(/steps\[1\]\.with\.file: SQL file "sql\/custom\/missing\.sql" does not exist/);
+  });
+});

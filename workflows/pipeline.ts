@@ -18,6 +18,7 @@ export interface StepActivities {
   train(input: { lake: string; runId: string; step: string; model: string; features: StepResult; params: Record<string, unknown> }): Promise<StepResult>;
   evaluate(input: { lake: string; model: string; trained: StepResult; features: StepResult; params: Record<string, unknown> }): Promise<StepResult>;
   promote(input: { lake: string; model: string; evaluated: StepResult; params: Record<string, unknown> }): Promise<StepResult>;
+  sql(input: { lake: string; dataset: string; input: StepResult; params: Record<string, unknown> }): Promise<StepResult>;
 }
 
 export interface PipelineInput {
@@ -46,10 +47,11 @@ export const stepProgressSignal = defineSignal<[{ step: string; progress: Traini
 const NON_RETRYABLE = ['BadInput', 'SchemaMismatch', 'InvalidPipeline'];
 const QUEUE_KIND: Record<PlannedStep['kind'], 'etl' | 'gpu'> = {
   clean: 'etl', features: 'etl', train: 'gpu', evaluate: 'gpu', promote: 'etl', // promote only reads and writes the lake: no GPU slot for it
+  sql: 'etl',
 };
 const DEFAULT_QUEUES = { etl: 'lakeforge-etl', gpu: 'lakeforge-gpu' };
 const DEFAULT_TIMEOUT: Record<PlannedStep['kind'], string> = {
-  clean: '2h', features: '2h', train: '48h', evaluate: '6h', promote: '10m',
+  clean: '2h', features: '2h', train: '48h', evaluate: '6h', promote: '10m', sql: '2h',
 };
 
 function activityOptions(step: PlannedStep, plan: PipelinePlan, queues: PipelineInput['queues']): ActivityOptions {
@@ -168,6 +170,8 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
         return acts.evaluate({ lake, model: step.model!, trained: results[step.inputStep!], features: results[step.featuresStep!], params: step.params });
       case 'promote':
         return acts.promote({ lake, model: step.model!, evaluated: results[step.inputStep!], params: step.params });
+      case 'sql':
+        return acts.sql({ lake, dataset, input: results[step.inputStep!], params: step.params });
     }
   };
 

@@ -1,4 +1,4 @@
-import type { DuckDBConnection, DuckDBMaterializedResult, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBMaterializedResult, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import { Context } from '@temporalio/activity';
 
 /**
@@ -32,6 +32,8 @@ export async function runStatement(
   stage: string,
   sql: string,
   params?: Record<string, DuckDBValue>,
+  /** Explicit parameter types, where inference from the JS value is not enough (lists, BIGINT). */
+  types?: Record<string, DuckDBType | undefined>,
 ): Promise<DuckDBMaterializedResult> {
   const { signal } = control;
   if (signal?.aborted) throw signal.reason ?? new Error('cancelled');
@@ -49,7 +51,7 @@ export async function runStatement(
   const onAbort = () => conn.interrupt();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    return params && Object.keys(params).length ? await conn.run(sql, params) : await conn.run(sql);
+    return params && Object.keys(params).length ? await conn.run(sql, params, types) : await conn.run(sql);
   } catch (err) {
     // An interrupted statement fails with DuckDB's INTERRUPT error; report the cancellation instead.
     if (signal?.aborted) throw signal.reason ?? err;

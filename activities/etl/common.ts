@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { badInput, invalidPipeline } from '../common/failures.js';
 import { loadConfig } from '../common/config.js';
 import type { StepResult } from '../common/step-result.js';
-import { openLake, type LakeStorage, type Manifest, type ObjectInfo, MANIFEST_FILE, lakeJoin } from '../lake/index.js';
+import { openLake, verifyPublished, type LakeStorage, type Manifest, type ObjectInfo, MANIFEST_FILE, lakeJoin } from '../lake/index.js';
 import { queryRows, type StepControl } from '../duckdb/run.js';
 
 /** What the ETL activities are built with: one DuckDB instance per worker process, and where the lake is. */
@@ -20,6 +20,8 @@ export interface EtlDeps {
   gcsApiEndpoint?: string;
   /** Replaces the Temporal activity context (heartbeat, cancellation); default: Context.current() when there is one. */
   control?: () => StepControl;
+  /** The directory whose sql/ holds the files of `uses: sql` steps; default the repository root. */
+  sqlRoot?: string;
 }
 
 /** Sorted-key JSON, so equal values hash equally whatever order their keys were written in. */
@@ -88,6 +90,47 @@ export function stepResultFromManifest(lake: LakeStorage, dirRel: string, manife
     ...(metrics ? { metrics } : {}),
     manifest: lake.uri(lakeJoin(dirRel, MANIFEST_FILE)),
   };
+}
+
+/**
+ * The upstream step's output, which must be a complete publication of exactly the version we were handed (BadInput
+ * otherwise): its directory, its manifest and the objects its manifest lists.
+ */
+export async function publishedInput(lake: LakeStorage, input: StepResult): Promise<{ rel: string; manifest: Manifest; objects: ObjectInfo[] }> {
+  const rel = lake.relative(input.uri);
+  const check = await verifyPublished(lake, rel, input.version);
+  if (!check.ok) throw badInput(`input ${input.uri} is not a complete publication: ${check.reason}`, { input: input.uri });
+  const present = new Map((await lake.list(rel)).map((o) => [o.path, o]));
+  const objects = check.manifest.files.map((f) => present.get(`${rel}/${f.path}`)!);
+  return { rel, manifest: check.manifest, objects };
+}
+
+/** Local copies DuckDB can read (the staging cache on GCS), heartbeating once per object so slow downloads stay alive. */
+export async function stageObjects(lake: LakeStorage, control: StepControl, objects: ObjectInfo[]): Promise<{ local: string; uri: string; size: number; path: string }[]> {
+  const files: { local: string; uri: string; size: number; path: string }[] = [];
+  for (const o of objects) {
+    files.push({ local: await lake.stage(o), uri: lake.uri(o.path), size: o.size, path: o.path });
+    control.heartbeat({ stage: 'stage-input', staged: files.length, files: objects.length });
+  }
+  return files;
+}
+
+/** What a features step takes from the clean data it reads: the key and the declared label set. */
+export interface CleanDefaults {
+  key?: string[];
+  labels?: { column: string; values: string[] };
+}
+
+/**
+ * The clean defaults of a published ETL output: a clean step's own parameters, or what a sql step carried through
+ * from its input (`cleanDefaults` in its manifest: only what its output still has the columns for).
+ */
+export function cleanDefaultsOf(manifest: Manifest): CleanDefaults {
+  const carried = (manifest as { cleanDefaults?: CleanDefaults }).cleanDefaults;
+  if (carried) return carried;
+  if (manifest.step !== 'clean') return {};
+  const p = (manifest.params ?? {}) as CleanDefaults;
+  return { ...(p.key ? { key: p.key } : {}), ...(p.labels ? { labels: p.labels } : {}) };
 }
 
 export interface InputColumn {

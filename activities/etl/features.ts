@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { badInput } from '../common/failures.js';
+import { badInput, schemaMismatch } from '../common/failures.js';
 import { StepResultSchema, type StepResult } from '../common/step-result.js';
 import { buildManifest, datasetName, describeFiles, readManifest, verifyPublished, type Manifest } from '../lake/index.js';
 import { Params, loadSqlDir, quoteIdent, quoteLiteral, renderSql } from '../duckdb/sql.js';
@@ -10,11 +10,14 @@ import { currentControl, queryRows, runStatement, type StepControl } from '../du
 import { FeaturesParamsSchema, type FeaturesParams } from './params.js';
 import {
   type EtlDeps,
+  cleanDefaultsOf,
   mapReadError,
   openStepLake,
   parquetRows,
   parquetSchema,
   parseInput,
+  publishedInput,
+  stageObjects,
   stepResultFromManifest,
   stepVersion,
   varcharList,
@@ -30,7 +33,7 @@ export const FeaturesInputSchema = z
   .object({
     lake: z.string().optional(),
     dataset: z.string().min(1),
-    /** The clean step's result. */
+    /** The clean step's result, or a sql step's over clean data. */
     input: StepResultSchema,
     params: FeaturesParamsSchema,
   })
@@ -59,19 +62,10 @@ export async function runFeatures(deps: EtlDeps, rawInput: unknown): Promise<Ste
   const lake = openStepLake(deps, input.lake);
   const control = (deps.control ?? currentControl)();
 
-  // The clean output must be a complete publication of the version we were handed.
-  const cleanRel = lake.relative(input.input.uri);
-  const cleanCheck = await verifyPublished(lake, cleanRel, input.input.version);
-  if (!cleanCheck.ok) throw badInput(`input ${input.input.uri} is not a complete publication: ${cleanCheck.reason}`, { input: input.input.uri });
-  const cleanManifest = cleanCheck.manifest;
-  const present = new Map((await lake.list(cleanRel)).map((o) => [o.path, o]));
-  const cleanFiles = cleanManifest.files.map((f) => present.get(`${cleanRel}/${f.path}`)!);
-
-  const files: { local: string; uri: string }[] = [];
-  for (const o of cleanFiles) {
-    files.push({ local: await lake.stage(o), uri: lake.uri(o.path) });
-    control.heartbeat({ stage: 'stage-input', staged: files.length, files: cleanFiles.length });
-  }
+  // The clean (or sql) output must be a complete publication of the version we were handed.
+  const { manifest: cleanManifest, objects: cleanFiles } = await publishedInput(lake, input.input);
+  checkFeaturesColumns(input.params, cleanManifest, input.input.uri);
+  const files = await stageObjects(lake, control, cleanFiles);
 
   return withConnection(deps, async (conn) => {
     const params = await resolveDefaults(conn, control, input.params, cleanManifest, files.map((f) => f.local));
@@ -117,12 +111,27 @@ export async function runFeatures(deps: EtlDeps, rawInput: unknown): Promise<Ste
 }
 
 /**
+ * The columns featurizing reads must be in the input (a sql step upstream may have dropped or renamed them):
+ * SchemaMismatch naming the column otherwise, before any work.
+ */
+function checkFeaturesColumns(p: FeaturesParams, input: Manifest, uri: string) {
+  const have = new Set(input.schema.map((c) => c.name.toLowerCase()));
+  const need = isToken(p) ? [p.tokensColumn, p.tagsColumn] : [p.textColumn, p.labelColumn];
+  const key = p.keyColumns ?? cleanDefaultsOf(input).key ?? [];
+  for (const c of [...need, ...key]) {
+    if (!have.has(c.toLowerCase())) {
+      throw schemaMismatch(`features needs column ${JSON.stringify(c)}, which ${uri} does not have (it has: ${input.schema.map((x) => x.name).join(', ')})`, { column: c, input: uri });
+    }
+  }
+}
+
+/**
  * Fills what the parameters leave open, so the version covers the effective values: the label set (the clean step's
  * declared set for the same column, else the labels present; sorted, so ids are stable) and the row key (the clean
  * step's key, else a content hash).
  */
 async function resolveDefaults(conn: DuckDBConnection, control: StepControl, p: FeaturesParams, clean: Manifest, files: string[]): Promise<FeaturesParams> {
-  const cleanParams = (clean.params ?? {}) as { key?: string[]; labels?: { column: string; values: string[] } };
+  const cleanParams = cleanDefaultsOf(clean);
   const labelCol = isToken(p) ? p.tagsColumn : p.labelColumn;
   let labels = p.labels;
   if (!labels && cleanParams.labels && cleanParams.labels.column.toLowerCase() === labelCol.toLowerCase()) labels = cleanParams.labels.values;

@@ -1,6 +1,7 @@
 import type { StepResult } from '../common/step-result.js';
 import { runClean, type CleanInput } from './clean.js';
 import { runFeatures, type FeaturesInput } from './features.js';
+import { runSqlStep, type SqlStepInput } from './sql-step.js';
 import {
   cleanBucket,
   planPartitionedClean,
@@ -16,18 +17,21 @@ import {
 import type { EtlDeps } from './common.js';
 
 export { CleanParamsSchema, FeaturesParamsSchema, ColumnSpecSchema, ColumnTypeSchema, NullPolicySchema, TaskSchema } from './params.js';
-export { PartitionsSchema } from './params.js';
-export type { CleanParams, CleanParamsInput, FeaturesParams, FeaturesParamsInput, ColumnType } from './params.js';
+export { PartitionsSchema, SqlParamsSchema, RESERVED_LAKE_DIRS } from './params.js';
+export type { CleanParams, CleanParamsInput, FeaturesParams, FeaturesParamsInput, ColumnType, SqlParams, SqlParamsInput } from './params.js';
 export { CleanInputSchema, CLEAN_CODE_VERSION, CLEAN_SQL, buildCleanSql } from './clean.js';
 export type { CleanInput } from './clean.js';
 export type { PartitionedCleanPlan, CleanBucketResult } from './partitioned-clean.js';
 export { FeaturesInputSchema, FEATURES_CODE_VERSION, FEATURES_SQL, SPLITS, buildFeaturesSql } from './features.js';
 export type { FeaturesInput, FeaturesManifestExtra } from './features.js';
+export { SqlStepInputSchema, SQL_STEP_CODE_VERSION } from './sql-step.js';
+export type { SqlStepInput } from './sql-step.js';
+export { lookupSqlFile, readSqlFile } from './sql-file.js';
 export type { EtlDeps } from './common.js';
 
 /**
  * The ETL activities (task queue `lakeforge-etl`), bound to one worker's DuckDB instance. Register the returned
- * object with a Worker; workflows call them as `clean` and `features`. Both validate their input with zod
+ * object with a Worker; workflows call them as `clean`, `features` and `sql`. Each validates its input with zod
  * (bad parameters → InvalidPipeline) and return a StepResult (DESIGN.md §3).
  */
 export function createEtlActivities(deps: EtlDeps) {
@@ -37,6 +41,10 @@ export function createEtlActivities(deps: EtlDeps) {
     },
     async features(input: FeaturesInput): Promise<StepResult> {
       return runFeatures(deps, input);
+    },
+    /** `uses: sql`: a custom query from sql/ over the upstream step's output. */
+    async sql(input: SqlStepInput): Promise<StepResult> {
+      return runSqlStep(deps, input);
     },
     // Partitioned cleaning (params.partitions), fanned out by workflows/partitioned-clean.ts.
     async planPartitionedClean(input: PlanPartitionedCleanInput): Promise<PartitionedCleanPlan> {

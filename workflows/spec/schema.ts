@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { ColumnSpecSchema } from '../../activities/etl/params.js';
 
-export const STEP_KINDS = ['clean', 'features', 'train', 'evaluate', 'promote'] as const;
+export const STEP_KINDS = ['clean', 'features', 'train', 'evaluate', 'promote', 'sql'] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use lowercase letters, digits, "-" and "_" (at most 63)');
@@ -38,6 +38,8 @@ export const StepSpecSchema = z.discriminatedUnion('uses', [
   z.strictObject({ ...stepBase, uses: z.literal('train'), model: name.optional(), with: loose.default({}) }),
   z.strictObject({ ...stepBase, uses: z.literal('evaluate'), with: loose.default({}) }),
   z.strictObject({ ...stepBase, uses: z.literal('promote'), with: loose.default({}) }),
+  /** A custom query from the repository's sql/ directory over the output of one upstream ETL step. */
+  z.strictObject({ ...stepBase, uses: z.literal('sql'), with: loose.default({}) }),
 ]);
 export type StepSpec = z.infer<typeof StepSpecSchema>;
 

@@ -1,7 +1,7 @@
 // Turns an untrusted spec into a validated DAG plan, or into errors that each name the field at fault.
 // Pure code: runs in the CLI before anything starts, and again inside pipelineWorkflow.
 import { z } from 'zod';
-import { CleanParamsSchema, FeaturesParamsSchema } from '../../activities/etl/params.js';
+import { CleanParamsSchema, FeaturesParamsSchema, RESERVED_LAKE_DIRS, SqlParamsSchema } from '../../activities/etl/params.js';
 import { EvaluateParamsSchema, PromoteParamsSchema, TrainParamsSchema } from '../../activities/training/params.js';
 import { PipelineSpecSchema, type PipelineSpec, type StepKind, type StepSpec } from './schema.js';
 
@@ -19,7 +19,7 @@ export interface PlannedStep {
   params: Record<string, unknown>;
   /** For train/evaluate/promote: the model name this step works on. */
   model?: string;
-  /** The needed step that provides this kind's input (clean for features, features for train, ...). */
+  /** The needed step that provides this kind's input (clean or sql for features, features for train, ...). */
   inputStep?: string;
   /** For evaluate: the features step its model was trained on. */
   featuresStep?: string;
@@ -34,8 +34,14 @@ export interface PipelinePlan {
 
 export type ValidationResult = { ok: true; plan: PipelinePlan } | { ok: false; errors: SpecError[] };
 
-/** Which kind of step each kind takes its input from. */
-const INPUT_KIND: Partial<Record<StepKind, StepKind>> = { features: 'clean', train: 'features', evaluate: 'train', promote: 'evaluate' };
+/** Which kinds of step each kind takes its input from (exactly one of them among its needs). */
+const INPUT_KIND: Partial<Record<StepKind, StepKind[]>> = {
+  features: ['clean', 'sql'],
+  sql: ['clean', 'features', 'sql'],
+  train: ['features'],
+  evaluate: ['train'],
+  promote: ['evaluate'],
+};
 
 /** Each step kind's parameters (its `with:`), checked after the DAG so one pass reports every error. */
 const paramSchemas: Record<StepKind, z.ZodType> = {
@@ -44,6 +50,7 @@ const paramSchemas: Record<StepKind, z.ZodType> = {
   train: TrainParamsSchema,
   evaluate: EvaluateParamsSchema,
   promote: PromoteParamsSchema,
+  sql: SqlParamsSchema,
 };
 
 export function formatPath(path: (string | number)[]): string {
@@ -79,11 +86,12 @@ export function validatePipeline(raw: unknown): ValidationResult {
     const i = index.get(name)!;
     const s = byName.get(name)!;
     const step: PlannedStep = { name, kind: s.uses, needs: s.needs, params: {}, spec: s };
-    const wantKind = INPUT_KIND[s.uses];
-    if (wantKind) {
-      const inputs = s.needs.filter((n) => byName.get(n)!.uses === wantKind);
+    const wantKinds = INPUT_KIND[s.uses];
+    if (wantKinds) {
+      const inputs = s.needs.filter((n) => wantKinds.includes(byName.get(n)!.uses));
       if (inputs.length !== 1) {
-        errors.push({ path: ['steps', i, 'needs'], message: `a ${s.uses} step needs exactly one ${wantKind} step, "${name}" needs ${inputs.length}` });
+        const kinds = wantKinds.length > 1 ? `${wantKinds.slice(0, -1).join(', ')} or ${wantKinds[wantKinds.length - 1]}` : wantKinds[0];
+        errors.push({ path: ['steps', i, 'needs'], message: `a ${s.uses} step needs exactly one ${kinds} step, "${name}" needs ${inputs.length}` });
         continue;
       }
       step.inputStep = inputs[0];
@@ -101,6 +109,15 @@ export function validatePipeline(raw: unknown): ValidationResult {
       continue;
     }
     step.params = r.data as Record<string, unknown>;
+    if (s.uses === 'sql') {
+      // The output directory defaults to the step's name, which must then not be one of the lake's own trees.
+      const output = (step.params.output as string | undefined) ?? name;
+      if ((RESERVED_LAKE_DIRS as readonly string[]).includes(output)) {
+        errors.push({ path: ['steps', i, 'name'], message: `a sql step publishes under <output>/<dataset>/, and "${output}" is reserved for the lake layout: rename the step or set with.output` });
+        continue;
+      }
+      step.params = { ...step.params, output };
+    }
     planned.set(name, step);
   }
   if (errors.length) return { ok: false, errors };

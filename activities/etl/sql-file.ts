@@ -1,0 +1,39 @@
+// Custom SQL files of `uses: sql` steps: read from the repository's sql/ directory, never from anywhere else.
+// Node I/O: used by the activity and by the CLI/SDK before a run starts, never by workflow code.
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { join, relative, isAbsolute, sep } from 'node:path';
+import { REPO_ROOT } from '../common/config.js';
+import { invalidPipeline } from '../common/failures.js';
+import { SqlFilePathSchema } from './params.js';
+
+export type SqlFileLookup = { ok: true; path: string; text: string } | { ok: false; message: string };
+
+/**
+ * Looks up `file` (e.g. `sql/custom/drop_short_reviews.sql`) under `root` (the repository): it must pass the pure
+ * path rules, exist as a regular file, and resolve (symlinks included) inside `<root>/sql`.
+ */
+export function lookupSqlFile(file: string, root = REPO_ROOT): SqlFileLookup {
+  const shape = SqlFilePathSchema.safeParse(file);
+  if (!shape.success) return { ok: false, message: shape.error.issues[0].message };
+  const sqlDir = join(root, 'sql');
+  const path = join(root, ...file.split('/'));
+  let real: string;
+  try {
+    real = realpathSync(path);
+    if (!statSync(real).isFile()) return { ok: false, message: `${JSON.stringify(file)} is not a file` };
+  } catch {
+    return { ok: false, message: `SQL file ${JSON.stringify(file)} does not exist (looked in ${sqlDir})` };
+  }
+  const inside = relative(realpathSync(sqlDir), real);
+  if (inside === '' || inside.startsWith(`..${sep}`) || inside === '..' || isAbsolute(inside)) {
+    return { ok: false, message: `${JSON.stringify(file)} resolves outside ${sqlDir}` };
+  }
+  return { ok: true, path: real, text: readFileSync(real, 'utf8') };
+}
+
+/** The file's text, or InvalidPipeline naming the field (`with.file`). */
+export function readSqlFile(file: string, root = REPO_ROOT): { path: string; text: string } {
+  const r = lookupSqlFile(file, root);
+  if (!r.ok) throw invalidPipeline(`with.file: ${r.message}`, { field: 'with.file', file });
+  return r;
+}

@@ -1,0 +1,234 @@
+// `uses: sql`: a custom query from the repository's sql/ directory over the output of one upstream ETL step.
+// The upstream files are the view `input`; the query is one SELECT, its `$name` parameters bound (never spliced
+// into the text); the result is published as zstd Parquet at <output>/<dataset>/<version>/, manifest last.
+import { join } from 'node:path';
+import { z } from 'zod';
+import { BIGINT, BOOLEAN, DOUBLE, LIST, StatementType, VARCHAR, listValue, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { ApplicationFailure } from '@temporalio/common';
+import { badInput, invalidPipeline } from '../common/failures.js';
+import { StepResultSchema, type StepResult } from '../common/step-result.js';
+import { buildManifest, datasetName, describeFiles, lakeJoin, readManifest, verifyPublished } from '../lake/index.js';
+import { quoteIdent, quoteLiteral } from '../duckdb/sql.js';
+import { currentControl, queryRows, runStatement, type StepControl } from '../duckdb/run.js';
+import { SqlParamsSchema, type SqlParamValue } from './params.js';
+import { readSqlFile } from './sql-file.js';
+import {
+  type CleanDefaults,
+  type EtlDeps,
+  cleanDefaultsOf,
+  firstLine,
+  mapReadError,
+  openStepLake,
+  parquetRows,
+  parquetSchema,
+  parseInput,
+  publishedInput,
+  stageObjects,
+  stepResultFromManifest,
+  stepVersion,
+  withConnection,
+} from './common.js';
+
+/** Bumped whenever sql-step.ts changes what it computes; part of the version (DESIGN.md §2). */
+export const SQL_STEP_CODE_VERSION = 'sql-1';
+const ROW_GROUP_SIZE = 122_880;
+const OUTPUT_TABLE = '__lf_sql_output';
+
+export const SqlStepInputSchema = z
+  .object({
+    /** Lake root URI; default the worker's LAKEFORGE_LAKE. */
+    lake: z.string().optional(),
+    dataset: z.string().min(1),
+    /** The upstream step's result: clean, features or another sql step. */
+    input: StepResultSchema,
+    /** The step's `with:`; the pipeline fills `output` with the step's name when the spec leaves it out. */
+    params: SqlParamsSchema.required({ output: true }),
+  })
+  .strict();
+export type SqlStepInput = z.input<typeof SqlStepInputSchema>;
+
+type Staged = { local: string; uri: string; path: string };
+
+export async function runSqlStep(deps: EtlDeps, rawInput: unknown): Promise<StepResult> {
+  const input = parseInput(SqlStepInputSchema, rawInput, 'sql');
+  const { file, params: bound, output } = input.params;
+  const dataset = datasetName(input.dataset);
+  const lake = openStepLake(deps, input.lake);
+  const control = (deps.control ?? currentControl)();
+  const { text: sqlText } = readSqlFile(file, deps.sqlRoot);
+
+  const upstream = await publishedInput(lake, input.input);
+  // The output directory is layout, not content: it stays out of the version.
+  const version = stepVersion({
+    step: 'sql',
+    codeVersion: SQL_STEP_CODE_VERSION,
+    inputs: [upstream.manifest.version],
+    params: { file, params: bound },
+    sql: { [file]: sqlText },
+  });
+  const rel = lakeJoin(output, dataset, version);
+  const existing = await verifyPublished(lake, rel, version);
+  if (existing.ok) return stepResultFromManifest(lake, rel, existing.manifest, true);
+  if (upstream.objects.length === 0) throw badInput(`input ${input.input.uri} has no data files`, { input: input.input.uri });
+
+  const files: Staged[] = (await stageObjects(lake, control, upstream.objects)).map((f) => ({ ...f, path: f.path.slice(upstream.rel.length + 1) }));
+  const workDir = await lake.createWorkDir(rel);
+  try {
+    return await withConnection(deps, async (conn) => {
+      const outPath = join(workDir, 'part-0.parquet');
+      const rowsOut = await computeSql(conn, control, { file, sqlText, bound, files, outPath });
+      const written = await describeFiles(workDir, (p) => parquetRows(conn, control, p));
+      const schema = await parquetSchema(conn, control, outPath);
+      if (written.reduce((s, f) => s + f.rows, 0) !== rowsOut) throw new Error(`sql step lost rows: the query returned ${rowsOut}, the files hold ${written.reduce((s, f) => s + f.rows, 0)}`);
+      const rowsIn = upstream.manifest.rows;
+      const manifest = buildManifest({
+        version,
+        step: 'sql',
+        inputs: [upstream.manifest.version],
+        params: { file, params: bound, output },
+        files: written,
+        schema,
+        extra: {
+          output,
+          dataset,
+          sqlFile: file,
+          input: input.input.uri,
+          // What a features step downstream reads as the clean step's key and label set, while the columns survive.
+          cleanDefaults: carryCleanDefaults(cleanDefaultsOf(upstream.manifest), schema),
+          metrics: { rows_in: rowsIn, rows_out: rowsOut, rows_removed: Math.max(0, rowsIn - rowsOut) },
+        },
+      });
+      control.heartbeat({ stage: 'publish' });
+      if ((await lake.publish(workDir, rel, manifest)) === 'already-published') {
+        const theirs = await readManifest(lake, rel);
+        if (theirs) return stepResultFromManifest(lake, rel, theirs, false);
+      }
+      return stepResultFromManifest(lake, rel, manifest, false);
+    });
+  } catch (err) {
+    await lake.discardWorkDir(workDir);
+    throw err;
+  }
+}
+
+/** The key and label set travel on only while the output still has their columns. */
+function carryCleanDefaults(d: CleanDefaults, schema: { name: string }[]): CleanDefaults {
+  const have = new Set(schema.map((c) => c.name.toLowerCase()));
+  return {
+    ...(d.key && d.key.every((k) => have.has(k.toLowerCase())) ? { key: d.key } : {}),
+    ...(d.labels && have.has(d.labels.column.toLowerCase()) ? { labels: d.labels } : {}),
+  };
+}
+
+/**
+ * The view `input` over the staged files. Hive directories of the upstream layout (`split=train/…`, as the features
+ * step writes) become columns from the manifest's paths, so a local and a gs:// lake read the same columns.
+ */
+export function inputViewSql(files: { local: string; path: string }[]): string {
+  const hive = files.map((f) => f.path.split('/').slice(0, -1).map((seg) => /^([^=]+)=(.*)$/.exec(seg)).filter((m): m is RegExpExecArray => !!m));
+  const view = `CREATE OR REPLACE TEMP VIEW ${quoteIdent('input')} AS\n`;
+  if (hive.every((h) => h.length === 0)) {
+    return `${view}SELECT * FROM read_parquet([${files.map((f) => quoteLiteral(f.local)).join(', ')}], hive_partitioning = false, union_by_name = true)`;
+  }
+  return view + files
+    .map((f, i) => `SELECT *${hive[i].map((m) => `, ${quoteLiteral(m[2])} AS ${quoteIdent(m[1])}`).join('')} FROM read_parquet(${quoteLiteral(f.local)}, hive_partitioning = false)`)
+    .join('\nUNION ALL BY NAME\n');
+}
+
+/** Named parameters with explicit DuckDB types: integers as BIGINT, other numbers DOUBLE, lists by their items. */
+export function bindSqlParams(bound: Record<string, SqlParamValue>): { values: Record<string, DuckDBValue>; types: Record<string, DuckDBType> } {
+  const values: Record<string, DuckDBValue> = {};
+  const types: Record<string, DuckDBType> = {};
+  const numberType = (ns: number[]) => (ns.every((n) => Number.isSafeInteger(n)) ? BIGINT : DOUBLE);
+  for (const [name, v] of Object.entries(bound)) {
+    if (Array.isArray(v)) {
+      const strings = v.length === 0 || typeof v[0] === 'string';
+      types[name] = LIST(strings ? VARCHAR : numberType(v as number[]));
+      values[name] = listValue(v as DuckDBValue[]);
+    } else {
+      types[name] = typeof v === 'string' ? VARCHAR : typeof v === 'boolean' ? BOOLEAN : numberType([v]);
+      values[name] = v;
+    }
+  }
+  return { values, types };
+}
+
+/**
+ * A failure of the user's query is BadInput naming its file; a failure reading one of our input files names that
+ * file instead. Cancellation, running out of memory or disk are not the query's fault and stay retryable.
+ */
+function mapSqlError(err: unknown, file: string, files: Staged[], control: StepControl): unknown {
+  if (err instanceof ApplicationFailure || control.signal?.aborted) return err;
+  const msg = String((err as Error)?.message ?? err);
+  if (/INTERRUPT|Out of Memory|No space left/i.test(msg)) return err;
+  if (files.some((f) => msg.includes(f.local))) return mapReadError(err, files);
+  return badInput(`SQL step ${file} failed: ${firstLine(err)}`, { file });
+}
+
+/** Checks the query (one SELECT, columns, parameters), runs it with its parameters bound and writes the Parquet file. */
+async function computeSql(
+  conn: DuckDBConnection,
+  control: StepControl,
+  o: { file: string; sqlText: string; bound: Record<string, SqlParamValue>; files: Staged[]; outPath: string },
+): Promise<number> {
+  const { file, files } = o;
+  try {
+    await runStatement(conn, control, 'input', inputViewSql(files));
+  } catch (err) {
+    throw mapReadError(err, files);
+  }
+  try {
+    let extracted;
+    try {
+      extracted = await conn.extractStatements(o.sqlText);
+    } catch (err) {
+      // DuckDB's parser reports an empty (or comment-only) text as a bare native error.
+      if (/native callback/i.test(String((err as Error)?.message))) throw badInput(`SQL step ${file} holds no statement: expected one SELECT over the view input`, { file });
+      throw err;
+    }
+    if (extracted.count !== 1) throw badInput(`SQL step ${file} must hold a single SELECT statement, it has ${extracted.count} statements`, { file });
+    const prepared = await extracted.prepare(0);
+    let used: string[];
+    try {
+      if (prepared.statementType !== StatementType.SELECT) {
+        throw badInput(`SQL step ${file} must be a SELECT over the view input, not a ${StatementType[prepared.statementType] ?? prepared.statementType} statement`, { file });
+      }
+      const columns = Array.from({ length: prepared.columnCount }, (_, i) => prepared.columnName(i));
+      if (columns.length === 0) throw badInput(`SQL step ${file} selects no columns`, { file });
+      const seen = new Set<string>();
+      for (const c of columns) {
+        if (seen.has(c.toLowerCase())) throw badInput(`SQL step ${file} selects column ${JSON.stringify(c)} more than once`, { file, column: c });
+        seen.add(c.toLowerCase());
+      }
+      used = Array.from({ length: prepared.parameterCount }, (_, i) => prepared.parameterName(i + 1));
+    } finally {
+      prepared.destroySync();
+    }
+    const missing = used.filter((n) => !(n in o.bound));
+    if (missing.length) throw invalidPipeline(`with.params: ${file} uses ${missing.map((n) => `$${n}`).join(', ')}, which with.params does not set`, { file, field: 'with.params', missing });
+    const unused = Object.keys(o.bound).filter((n) => !used.includes(n));
+    if (unused.length) {
+      throw invalidPipeline(`with.params: ${unused.map((n) => `"${n}"`).join(', ')} ${unused.length > 1 ? 'are' : 'is'} not used by ${file} (it uses: ${used.map((n) => `$${n}`).join(', ') || 'no parameters'})`, { file, field: 'with.params', unused });
+    }
+
+    // The query text goes in as written: a prefix only, so trailing comments and a final ";" are harmless.
+    const { values, types } = bindSqlParams(o.bound);
+    await runStatement(conn, control, 'query', `CREATE OR REPLACE TEMP TABLE ${quoteIdent(OUTPUT_TABLE)} AS\n${o.sqlText}`, values, types);
+    const [{ n }] = await queryRows(conn, control, 'count', `SELECT count(*) AS n FROM ${quoteIdent(OUTPUT_TABLE)}`);
+    const rows = Number(n);
+    if (rows === 0) throw badInput(`SQL step ${file} returned no rows`, { file });
+    const wrote = await runStatement(
+      conn,
+      control,
+      'write',
+      `COPY ${quoteIdent(OUTPUT_TABLE)} TO ${quoteLiteral(o.outPath)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_SIZE})`,
+    );
+    if (Number(wrote.rowsChanged) !== rows) throw new Error(`sql step: wrote ${wrote.rowsChanged} of ${rows} rows`);
+    return rows;
+  } catch (err) {
+    throw mapSqlError(err, file, files, control);
+  } finally {
+    await conn.run(`DROP TABLE IF EXISTS ${quoteIdent(OUTPUT_TABLE)}`).catch(() => {});
+    await conn.run(`DROP VIEW IF EXISTS ${quoteIdent('input')}`).catch(() => {});
+  }
+}
