@@ -1,3 +1,3 @@
 // Every workflow type lakeforge registers; workers bundle this file.
 export { pipelineWorkflow } from './pipeline.js';
-export { partitionedCleanWorkflow } from './partitioned-clean.js';
+export { partitionedCleanWorkflow, partitionedFeaturesWorkflow, partitionTasksWorkflow } from './partitioned-step.js';

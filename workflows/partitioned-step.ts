@@ -1,60 +1,188 @@
-// partitionedCleanWorkflow: the clean step fanned out over every ETL worker (params.partitions). A child of
-// pipelineWorkflow, so the parent's history stays one step long however many partitions there are.
-// plan → shuffle each batch of raw files (map) → clean each bucket (reduce) → publish one version.
-// Deterministic: activities are imported as types only. A failed batch or bucket is retried alone by its own retry
-// policy; the others' results stay recorded.
-import { proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+// Partitioned clean and features steps (params.partitions): children of pipelineWorkflow that fan a step out over
+// every ETL worker on the queue, so the pipeline's own history stays one step long however many partitions there are.
+//   clean:    plan → map (one activity per batch of raw files) → [IQR fences] → reduce (one per bucket) → publish
+//   features: plan (label map, once) → map (one activity per batch of clean files) → publish
+// Each phase runs at most `concurrency` activities at a time. A phase of more than `tasksPerWorkflow` tasks runs in
+// child workflows (partitionTasksWorkflow) of at most that many tasks each, nested as deep as needed, so no history
+// holds more than about `tasksPerWorkflow` activities or children: 1000+ partitions never near Temporal's limits.
+// Activity inputs name a partition by number only (the plan is in the lake), so histories stay small in bytes too.
+// A failed partition is retried alone by its own retry policy; a partition that fails for good stops the phase
+// (nothing new starts, the running ones are cancelled), the work area is dropped, and the step fails with its cause.
+// Deterministic: activities are imported as types only; no clocks, no randomness.
+import { CancellationScope, executeChild, proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { StepResult } from '../activities/common/step-result.js';
-import type { CleanBucketResult, PartitionedCleanPlan } from '../activities/etl/index.js';
+import type {
+  CleanBucketResult, FeaturesBatchResult, IqrFences, PartitionedCleanPlan, PartitionedFeaturesPlan, ShuffleCleanBatchResult,
+} from '../activities/etl/index.js';
 
-export interface PartitionedCleanActivities {
-  planPartitionedClean(input: { lake: string; dataset: string; params: Record<string, unknown>; workKey: string }): Promise<PartitionedCleanPlan>;
-  shuffleCleanBatch(input: { lake: string; dataset: string; params: Record<string, unknown>; version: string; workRel: string; batch: number; files: string[]; buckets: number }): Promise<{ batch: number; rows: number; buckets: number[] }>;
-  cleanBucket(input: { lake: string; dataset: string; params: Record<string, unknown>; version: string; workRel: string; bucket: number }): Promise<CleanBucketResult>;
-  publishPartitionedClean(input: { lake: string; dataset: string; params: Record<string, unknown>; version: string; workRel: string; buckets: CleanBucketResult[] }): Promise<StepResult>;
+type Params = Record<string, unknown>;
+interface Work { lake: string; dataset: string; params: Params; version: string; workRel: string }
+
+/** The partition activities (worker side: activities/etl/index.ts), as this workflow calls them. */
+export interface PartitionActivities {
+  planPartitionedClean(input: { lake: string; dataset: string; params: Params; workKey: string }): Promise<PartitionedCleanPlan>;
+  shuffleCleanBatch(input: Work & { batch: number; buckets: number }): Promise<ShuffleCleanBatchResult>;
+  cleanFences(input: Work & { batches: number }): Promise<IqrFences>;
+  cleanBucket(input: Work & { bucket: number; fences?: IqrFences }): Promise<CleanBucketResult>;
+  publishPartitionedClean(input: Work & { buckets: CleanBucketResult[] }): Promise<StepResult>;
+  planPartitionedFeatures(input: { lake: string; dataset: string; input: StepResult; params: Params; workKey: string }): Promise<PartitionedFeaturesPlan>;
+  featuresBatch(input: Work & { input: StepResult; batch: number; filesPerTask: number }): Promise<FeaturesBatchResult>;
+  publishPartitionedFeatures(input: Work & { input: StepResult; filesPerTask: number; batches: FeaturesBatchResult[] }): Promise<StepResult>;
+  discardPartitionWork(input: { lake: string; workRel: string }): Promise<void>;
 }
 
 export interface PartitionedCleanInput {
   lake: string;
   dataset: string;
-  params: Record<string, unknown>;
+  params: Params;
   /** Options of the partition activities (queue, timeouts, retries), as the parent computed them for the step. */
   activity: ActivityOptions;
 }
 
-/** Runs `tasks` with at most `limit` in flight, results in task order. Deterministic: completion order is history's. */
+export interface PartitionedFeaturesInput extends PartitionedCleanInput {
+  /** The clean step's result. */
+  input: StepResult;
+}
+
+/** One phase's tasks, numbered [from, to): task i's input is `common` plus `{ [key]: i }`. */
+export interface PartitionTasksInput {
+  name: 'shuffleCleanBatch' | 'cleanBucket' | 'featuresBatch';
+  key: 'batch' | 'bucket';
+  common: Params;
+  from: number;
+  to: number;
+  /** Tasks in the whole phase, and its name in summaries and child workflow ids. */
+  total: number;
+  label: string;
+  phase: string;
+  concurrency: number;
+  tasksPerWorkflow: number;
+  activity: ActivityOptions;
+}
+
+/**
+ * Runs `tasks` with at most `limit` in flight, results in task order. On the first failure nothing new starts, the
+ * tasks in flight are cancelled, and that failure is thrown once they have settled. Deterministic: completion order
+ * is the history's.
+ */
 async function bounded<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
   const results = new Array<T>(tasks.length);
   let next = 0;
+  let failure: { error: unknown } | undefined;
+  const scope = new CancellationScope();
   const lane = async () => {
-    while (next < tasks.length) {
+    while (next < tasks.length && !failure) {
       const i = next++;
-      results[i] = await tasks[i]();
+      try {
+        results[i] = await tasks[i]();
+      } catch (error) {
+        if (!failure) {
+          failure = { error };
+          scope.cancel();
+        }
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, tasks.length)) }, lane));
+  try {
+    await scope.run(() => Promise.all(Array.from({ length: Math.max(1, Math.min(limit, tasks.length)) }, lane)));
+  } catch (error) {
+    failure ??= { error };
+  }
+  if (failure) throw failure.error;
   return results;
+}
+
+const pad = (n: number) => String(n).padStart(5, '0');
+
+/**
+ * A phase's tasks [from, to): as activities of this workflow when they are few enough, else split into at most
+ * `tasksPerWorkflow` ranges, each a child workflow (itself splitting further if needed), sharing the concurrency.
+ */
+async function runTasks<T>(input: PartitionTasksInput): Promise<T[]> {
+  const n = input.to - input.from;
+  if (n <= 0) return [];
+  const options: ActivityOptions = { ...input.activity, allowEagerDispatch: false };
+  if (n <= input.tasksPerWorkflow) {
+    return bounded(Array.from({ length: n }, (_, k) => () => {
+      const i = input.from + k;
+      const acts = proxyActivities<Record<string, (x: Params) => Promise<T>>>({ ...options, summary: `${input.label} ${i + 1}/${input.total}` });
+      return acts[input.name]({ ...input.common, [input.key]: i });
+    }), input.concurrency);
+  }
+  const ranges = Math.min(input.tasksPerWorkflow, Math.ceil(n / input.tasksPerWorkflow));
+  const size = Math.ceil(n / ranges);
+  const parallel = Math.min(ranges, input.concurrency);
+  const each = Math.max(1, Math.floor(input.concurrency / parallel));
+  const parent = workflowInfo().workflowId;
+  const chunks = await bounded(Array.from({ length: ranges }, (_, r) => () => {
+    const from = input.from + r * size;
+    const to = Math.min(input.to, from + size);
+    return executeChild(partitionTasksWorkflow, {
+      workflowId: `${parent}/${input.phase}-${pad(from)}-${pad(to - 1)}`,
+      args: [{ ...input, from, to, concurrency: each }],
+      staticSummary: `${input.label} ${from + 1}–${to} of ${input.total}`,
+    }) as Promise<T[]>;
+  }), parallel);
+  return chunks.flat();
+}
+
+/** A range of one phase's tasks, run by a partitioned step past `tasksPerWorkflow` tasks. */
+export async function partitionTasksWorkflow(input: PartitionTasksInput): Promise<unknown[]> {
+  return runTasks(input);
+}
+
+/** Runs `fn`; if it fails or is cancelled, drops the step's work area (best effort, even when cancelled) and rethrows. */
+async function dropWorkOnFailure<T>(options: ActivityOptions, lake: string, workRel: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const { discardPartitionWork } = proxyActivities<PartitionActivities>({
+      ...options, startToCloseTimeout: '10m', retry: { maximumAttempts: 3 }, summary: 'drop the partition work area',
+    });
+    await CancellationScope.nonCancellable(() => discardPartitionWork({ lake, workRel }).catch(() => undefined));
+    throw err;
+  }
 }
 
 export async function partitionedCleanWorkflow(input: PartitionedCleanInput): Promise<StepResult> {
   const { lake, dataset, params } = input;
   // Partitions are spread over all workers on the queue: no eager dispatch back to the worker running this workflow.
   const options: ActivityOptions = { ...input.activity, allowEagerDispatch: false };
-  const { planPartitionedClean, publishPartitionedClean } = proxyActivities<PartitionedCleanActivities>({ ...options, summary: 'clean · plan partitions' });
+  const acts = (summary: string) => proxyActivities<PartitionActivities>({ ...options, summary });
   // A work area per run of this workflow: a crashed earlier run's leftovers can never mix into this one's buckets.
-  const plan = await planPartitionedClean({ lake, dataset, params, workKey: workflowInfo().runId });
+  const plan = await acts('clean · plan partitions').planPartitionedClean({ lake, dataset, params, workKey: workflowInfo().runId });
   if (plan.cached) return plan.cached;
-  const common = { lake, dataset, params, version: plan.version, workRel: plan.workRel };
+  const work: Work = { lake, dataset, params, version: plan.version, workRel: plan.workRel };
+  const phase = { concurrency: plan.concurrency, tasksPerWorkflow: plan.tasksPerWorkflow, activity: options };
+  return dropWorkOnFailure(options, lake, plan.workRel, async () => {
+    await runTasks<ShuffleCleanBatchResult>({
+      ...phase, name: 'shuffleCleanBatch', key: 'batch', common: { ...work, buckets: plan.buckets },
+      from: 0, to: plan.batches, total: plan.batches, label: 'clean · map batch', phase: 'map',
+    });
+    // IQR outlier rules need the whole dataset's quartiles, between map and reduce.
+    const fences = plan.iqr ? await acts('clean · IQR fences').cleanFences({ ...work, batches: plan.batches }) : undefined;
+    const buckets = await runTasks<CleanBucketResult>({
+      ...phase, name: 'cleanBucket', key: 'bucket', common: { ...work, ...(fences ? { fences } : {}) },
+      from: 0, to: plan.buckets, total: plan.buckets, label: 'clean · reduce bucket', phase: 'reduce',
+    });
+    return acts('clean · publish').publishPartitionedClean({ ...work, buckets });
+  });
+}
 
-  await bounded(plan.batches.map((files, batch) => () => {
-    const { shuffleCleanBatch } = proxyActivities<PartitionedCleanActivities>({ ...options, summary: `clean · shuffle batch ${batch + 1}/${plan.batches.length} (${files.length} files)` });
-    return shuffleCleanBatch({ ...common, batch, files, buckets: plan.buckets });
-  }), plan.concurrency);
-
-  const buckets = await bounded(Array.from({ length: plan.buckets }, (_, bucket) => () => {
-    const { cleanBucket } = proxyActivities<PartitionedCleanActivities>({ ...options, summary: `clean · bucket ${bucket + 1}/${plan.buckets}` });
-    return cleanBucket({ ...common, bucket });
-  }), plan.concurrency);
-
-  return publishPartitionedClean({ ...common, buckets });
+export async function partitionedFeaturesWorkflow(input: PartitionedFeaturesInput): Promise<StepResult> {
+  const { lake, dataset } = input;
+  const options: ActivityOptions = { ...input.activity, allowEagerDispatch: false };
+  const acts = (summary: string) => proxyActivities<PartitionActivities>({ ...options, summary });
+  const plan = await acts('features · plan partitions').planPartitionedFeatures({ lake, dataset, input: input.input, params: input.params, workKey: workflowInfo().runId });
+  if (plan.cached) return plan.cached;
+  // Every batch gets the parameters the plan resolved (label map, row key), so all agree on them.
+  const work = { lake, dataset, input: input.input, params: plan.params, version: plan.version, workRel: plan.workRel };
+  return dropWorkOnFailure(options, lake, plan.workRel, async () => {
+    const batches = await runTasks<FeaturesBatchResult>({
+      name: 'featuresBatch', key: 'batch', common: { ...work, filesPerTask: plan.filesPerTask },
+      from: 0, to: plan.batches, total: plan.batches, label: 'features · batch', phase: 'map',
+      concurrency: plan.concurrency, tasksPerWorkflow: plan.tasksPerWorkflow, activity: options,
+    });
+    return acts('features · publish').publishPartitionedFeatures({ ...work, filesPerTask: plan.filesPerTask, batches });
+  });
 }

@@ -8,7 +8,7 @@ import type { StepResult } from '../activities/common/step-result.js';
 import { validatePipeline, formatPath, type PipelinePlan, type PlannedStep } from './spec/validate.js';
 import type { PipelineSpecInput, RetrySpec } from './spec/schema.js';
 import { progressMarkdown, type PipelineProgress, type StepProgress, type TrainingProgress } from './progress.js';
-import { partitionedCleanWorkflow } from './partitioned-clean.js';
+import { partitionedCleanWorkflow, partitionedFeaturesWorkflow } from './partitioned-step.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep, type RunStatus } from './search-attributes.js';
 
 /** The activities each step kind calls. The worker-side factories are checked against this in test/activity-contract.test.ts. */
@@ -163,6 +163,13 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
         }
         return acts.clean({ lake, dataset, params: step.params });
       case 'features':
+        if (step.params.partitions) {
+          return executeChild(partitionedFeaturesWorkflow, {
+            workflowId: `${workflowInfo().workflowId}/${step.name}`,
+            taskQueue: activityOptions(step, plan, input.queues).taskQueue,
+            args: [{ lake, dataset, input: results[step.inputStep!], params: step.params, activity: activityOptions(step, plan, input.queues) }],
+          });
+        }
         return acts.features({ lake, dataset, input: results[step.inputStep!], params: step.params });
       case 'train':
         return acts.train({ lake, runId, step: step.name, model: step.model!, features: results[step.inputStep!], params: step.params });

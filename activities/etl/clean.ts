@@ -216,6 +216,7 @@ export function buildCleanSql(params: CleanParams, present: Map<string, string>,
   // 50_outliers.
   const outlierRule: string[] = [];
   const quartiles: string[] = [];
+  const iqrColumns: string[] = [];
   params.outliers.forEach((o, i) => {
     const col = q(o.column);
     if (o.method === 'range') {
@@ -225,6 +226,7 @@ export function buildCleanSql(params: CleanParams, present: Map<string, string>,
       if (conds.length) outlierRule.push(`WHEN ${conds.join(' OR ')} THEN ${p.add(`outlier_range:${o.column}`)}`);
     } else if (o.method === 'iqr') {
       quartiles.push(`quantile_cont(${col}, [0.25, 0.75]) AS ${q(`q${i}`)}`);
+      if (!iqrColumns.includes(col)) iqrColumns.push(col);
       const fence = iqrFences?.get(`q${i}`);
       if (fence && fence[0] !== null && fence[1] !== null) {
         outlierRule.push(`WHEN ${col} < ${p.add(fence[0])} OR ${col} > ${p.add(fence[1])} THEN ${p.add(`outlier_iqr:${o.column}`)}`);
@@ -295,6 +297,13 @@ export function buildCleanSql(params: CleanParams, present: Map<string, string>,
     shuffle,
     macro: T['00_normalize_macro.sql'],
     iqr: quartiles.length ? `WITH ${upToLabels.join(',\n')}\n${renderSql(T['51_iqr_bounds.sql'], { quartiles: quartiles.join(', ') })}` : null,
+    // Partitioned cleaning: a batch's IQR inputs (52_iqr_values), and the quartiles over every batch's (51_iqr_bounds).
+    iqrValues: (path: string) => (quartiles.length
+      ? renderSql(T['52_iqr_values.sql'], { ctes: upToLabels.join(',\n'), columns: iqrColumns.join(', '), path: quoteLiteral(path) })
+      : null),
+    iqrOverValues: quartiles.length
+      ? `WITH label_checked AS (SELECT *, CAST(NULL AS VARCHAR) AS __reason FROM read_parquet($files))\n${renderSql(T['51_iqr_bounds.sql'], { quartiles: quartiles.join(', ') })}`
+      : null,
     checked: renderSql(T['60_checked.sql'], { ctes: checkedCtes.join(',\n'), all_columns: allCols }),
     duplicates: renderSql(T['70_duplicates.sql'], { exact_dups: exactDups, key_dups: keyDups }),
     markDuplicates: T['75_mark_duplicates.sql'],
@@ -337,8 +346,27 @@ export async function checkCleanInput(conn: DuckDBConnection, control: StepContr
   return inspected;
 }
 
-/** Every clean concern over staged files, writing one clean and one rejects Parquet file; returns the counts. */
-export async function computeClean(conn: DuckDBConnection, control: StepControl, files: StagedFile[], params: CleanParams, cleanPath: string, rejectsPath: string): Promise<CleanOutcome> {
+/** Tukey fences (keyed q<i>, the i-th outlier rule) from the quartiles 51_iqr_bounds.sql computed; none where no values. */
+export type IqrFences = Record<string, [number, number]>;
+export function iqrFences(params: CleanParams, row: Record<string, unknown> | undefined): IqrFences {
+  const fences: IqrFences = {};
+  params.outliers.forEach((o, i) => {
+    if (o.method !== 'iqr') return;
+    const qs = row?.[`q${i}`] as number[] | null;
+    if (!qs || qs[0] === null || qs[1] === null) return;
+    const iqr = qs[1] - qs[0];
+    fences[`q${i}`] = [qs[0] - o.k * iqr, qs[1] + o.k * iqr];
+  });
+  return fences;
+}
+
+/**
+ * Every clean concern over staged files, writing one clean and one rejects Parquet file; returns the counts.
+ * `fences`: IQR fences computed beforehand over the whole dataset (partitioned cleaning); else from these files.
+ */
+export async function computeClean(
+  conn: DuckDBConnection, control: StepControl, files: StagedFile[], params: CleanParams, cleanPath: string, rejectsPath: string, fences?: IqrFences,
+): Promise<CleanOutcome> {
   const inspected = await checkCleanInput(conn, control, files, params);
   const expectedRows = inspected.reduce((s, f) => s + f.rows, 0);
   if (expectedRows === 0) throw badInput(`the input has no rows (${files.length} file(s), all empty)`);
@@ -351,16 +379,12 @@ export async function computeClean(conn: DuckDBConnection, control: StepControl,
     let sql = buildCleanSql(params, present, locals, cleanPath, rejectsPath);
     await runStatement(conn, control, 'macro', sql.macro);
     if (sql.iqr) {
-      const [row] = await queryRows(conn, control, 'iqr', sql.iqr, paramsFor(sql.iqr, sql.params));
-      const fences = new Map<string, [number | null, number | null]>();
-      params.outliers.forEach((o, i) => {
-        if (o.method !== 'iqr') return;
-        const qs = row?.[`q${i}`] as number[] | null;
-        if (!qs || qs[0] === null || qs[1] === null) return;
-        const iqr = qs[1] - qs[0];
-        fences.set(`q${i}`, [qs[0] - o.k * iqr, qs[1] + o.k * iqr]);
-      });
-      sql = buildCleanSql(params, present, locals, cleanPath, rejectsPath, fences);
+      let f = fences;
+      if (!f) {
+        const [row] = await queryRows(conn, control, 'iqr', sql.iqr, paramsFor(sql.iqr, sql.params));
+        f = iqrFences(params, row);
+      }
+      sql = buildCleanSql(params, present, locals, cleanPath, rejectsPath, new Map(Object.entries(f)));
     }
     await runStatement(conn, control, 'check', sql.checked, paramsFor(sql.checked, sql.params));
     await runStatement(conn, control, 'dedupe', sql.duplicates);

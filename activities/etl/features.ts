@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { badInput, schemaMismatch } from '../common/failures.js';
 import { StepResultSchema, type StepResult } from '../common/step-result.js';
-import { buildManifest, datasetName, describeFiles, readManifest, verifyPublished, type Manifest } from '../lake/index.js';
+import { buildManifest, datasetName, describeFiles, readManifest, verifyPublished, type Manifest, type ManifestFile } from '../lake/index.js';
 import { Params, loadSqlDir, quoteIdent, quoteLiteral, renderSql } from '../duckdb/sql.js';
 import { currentControl, queryRows, runStatement, type StepControl } from '../duckdb/run.js';
 import { FeaturesParamsSchema, type FeaturesParams } from './params.js';
@@ -54,7 +54,7 @@ export interface FeaturesManifestExtra {
   metrics: Record<string, number>;
 }
 
-const isToken = (p: FeaturesParams) => p.task === 'token-classification';
+export const isToken = (p: FeaturesParams) => p.task === 'token-classification';
 
 export async function runFeatures(deps: EtlDeps, rawInput: unknown): Promise<StepResult> {
   const input = parseInput(FeaturesInputSchema, rawInput, 'features');
@@ -69,7 +69,7 @@ export async function runFeatures(deps: EtlDeps, rawInput: unknown): Promise<Ste
 
   return withConnection(deps, async (conn) => {
     const params = await resolveDefaults(conn, control, input.params, cleanManifest, files.map((f) => f.local));
-    const version = stepVersion({ step: 'features', codeVersion: FEATURES_CODE_VERSION, inputs: [cleanManifest.version], params, sql: FEATURES_SQL });
+    const version = featuresVersion(cleanManifest.version, params);
     const rel = `features/${dataset}/${version}`;
     const existing = await verifyPublished(lake, rel, version);
     if (existing.ok) return stepResultFromManifest(lake, rel, existing.manifest, true);
@@ -83,20 +83,7 @@ export async function runFeatures(deps: EtlDeps, rawInput: unknown): Promise<Ste
       if (total !== cleanManifest.rows || written.reduce((s, f) => s + f.rows, 0) !== total) {
         throw new Error(`features lost rows: clean has ${cleanManifest.rows}, featurized ${total}`);
       }
-      const labels = params.labels!;
-      const extra: FeaturesManifestExtra = {
-        output: 'features',
-        dataset,
-        task: isToken(params) ? 'token-classification' : 'text-classification',
-        labels,
-        labelMap: Object.fromEntries(labels.map((l, i) => [l, i])),
-        splits,
-        splitDirs: { train: 'split=train', val: 'split=val', test: 'split=test' },
-        columns: schema.map((c) => c.name),
-        rowKey: params.keyColumns ?? 'hash',
-        metrics: { rows: total, rows_train: splits.train, rows_val: splits.val, rows_test: splits.test, labels: labels.length },
-      };
-      const manifest = buildManifest({ version, step: 'features', inputs: [cleanManifest.version], params, files: written, schema, extra: { ...extra } });
+      const manifest = featuresManifest({ version, dataset, params, input: cleanManifest.version, files: written, schema, splits });
       control.heartbeat({ stage: 'publish' });
       if ((await lake.publish(workDir, rel, manifest)) === 'already-published') {
         const theirs = await readManifest(lake, rel);
@@ -125,17 +112,49 @@ function checkFeaturesColumns(p: FeaturesParams, input: Manifest, uri: string) {
   }
 }
 
+/** The features manifest (DESIGN.md §2 plus FeaturesManifestExtra), the same whether one activity or many wrote the files. */
+export function featuresManifest(o: {
+  version: string; dataset: string; params: FeaturesParams; input: string; files: ManifestFile[];
+  schema: { name: string; type: string }[]; splits: Record<(typeof SPLITS)[number], number>;
+}): Manifest {
+  const { version, dataset, params, files, schema, splits } = o;
+  const labels = params.labels!;
+  const total = splits.train + splits.val + splits.test;
+  const extra: FeaturesManifestExtra = {
+    output: 'features',
+    dataset,
+    task: isToken(params) ? 'token-classification' : 'text-classification',
+    labels,
+    labelMap: Object.fromEntries(labels.map((l, i) => [l, i])),
+    splits,
+    splitDirs: { train: 'split=train', val: 'split=val', test: 'split=test' },
+    columns: schema.map((c) => c.name),
+    rowKey: params.keyColumns ?? 'hash',
+    metrics: { rows: total, rows_train: splits.train, rows_val: splits.val, rows_test: splits.test, labels: labels.length },
+  };
+  return buildManifest({ version, step: 'features', inputs: [o.input], params, files, schema, extra: { ...extra } });
+}
+
+/** The version of a features step over a clean version with resolved parameters (partitioning is layout: left out). */
+export function featuresVersion(cleanVersion: string, params: FeaturesParams): string {
+  return stepVersion({ step: 'features', codeVersion: FEATURES_CODE_VERSION, inputs: [cleanVersion], params, sql: FEATURES_SQL });
+}
+
 /**
  * Fills what the parameters leave open, so the version covers the effective values: the label set (the clean step's
  * declared set for the same column, else the labels present; sorted, so ids are stable) and the row key (the clean
- * step's key, else a content hash).
+ * step's key, else a content hash). `partitions` is dropped: it changes the file layout, not the rows.
+ * `files` (local copies of the clean files) are only needed, and only asked for, when the labels must be read.
  */
-async function resolveDefaults(conn: DuckDBConnection, control: StepControl, p: FeaturesParams, clean: Manifest, files: string[]): Promise<FeaturesParams> {
+export async function resolveDefaults(
+  conn: DuckDBConnection, control: StepControl, p: FeaturesParams, clean: Manifest, localFiles: string[] | (() => Promise<string[]>),
+): Promise<FeaturesParams> {
   const cleanParams = cleanDefaultsOf(clean);
   const labelCol = isToken(p) ? p.tagsColumn : p.labelColumn;
   let labels = p.labels;
   if (!labels && cleanParams.labels && cleanParams.labels.column.toLowerCase() === labelCol.toLowerCase()) labels = cleanParams.labels.values;
   if (!labels) {
+    const files = typeof localFiles === 'function' ? await localFiles() : localFiles;
     const expr = isToken(p) ? `unnest(${quoteIdent(labelCol)})` : quoteIdent(labelCol);
     const sql = renderSql(FEATURES_SQL['70_distinct_labels.sql'], { labels_expr: expr });
     try {
@@ -148,7 +167,8 @@ async function resolveDefaults(conn: DuckDBConnection, control: StepControl, p: 
   const sorted = [...new Set(labels)].sort();
   const keyColumns = p.keyColumns ?? cleanParams.key;
   const task = p.task === 'sequence-classification' ? 'text-classification' : p.task;
-  return { ...p, task, labels: sorted, ...(keyColumns ? { keyColumns } : {}) };
+  const { partitions: _layoutOnly, ...versioned } = p;
+  return { ...versioned, task, labels: sorted, ...(keyColumns ? { keyColumns } : {}) };
 }
 
 /** The statements of the features step for given (resolved) parameters: exported so the benchmark runs the very same SQL. */
@@ -186,7 +206,7 @@ export function buildFeaturesSql(params: FeaturesParams, files: string[], workDi
   };
 }
 
-async function computeFeatures(
+export async function computeFeatures(
   conn: DuckDBConnection,
   control: StepControl,
   params: FeaturesParams,

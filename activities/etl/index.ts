@@ -4,16 +4,31 @@ import { runFeatures, type FeaturesInput } from './features.js';
 import { runSqlStep, type SqlStepInput } from './sql-step.js';
 import {
   cleanBucket,
+  cleanFences,
   planPartitionedClean,
   publishPartitionedClean,
   shuffleCleanBatch,
   type CleanBucketInput,
   type CleanBucketResult,
+  type CleanFencesInput,
   type PartitionedCleanPlan,
   type PlanPartitionedCleanInput,
   type PublishPartitionedCleanInput,
   type ShuffleCleanBatchInput,
+  type ShuffleCleanBatchResult,
 } from './partitioned-clean.js';
+import {
+  featuresBatch,
+  planPartitionedFeatures,
+  publishPartitionedFeatures,
+  type FeaturesBatchInput,
+  type FeaturesBatchResult,
+  type PartitionedFeaturesPlan,
+  type PlanPartitionedFeaturesInput,
+  type PublishPartitionedFeaturesInput,
+} from './partitioned-features.js';
+import { discardPartitionWork, type DiscardPartitionWorkInput } from './partitions.js';
+import type { IqrFences } from './clean.js';
 import type { EtlDeps } from './common.js';
 
 export { CleanParamsSchema, FeaturesParamsSchema, ColumnSpecSchema, ColumnTypeSchema, NullPolicySchema, TaskSchema } from './params.js';
@@ -21,7 +36,10 @@ export { PartitionsSchema, SqlParamsSchema, RESERVED_LAKE_DIRS } from './params.
 export type { CleanParams, CleanParamsInput, FeaturesParams, FeaturesParamsInput, ColumnType, SqlParams, SqlParamsInput } from './params.js';
 export { CleanInputSchema, CLEAN_CODE_VERSION, CLEAN_SQL, buildCleanSql } from './clean.js';
 export type { CleanInput } from './clean.js';
-export type { PartitionedCleanPlan, CleanBucketResult } from './partitioned-clean.js';
+export type { PartitionedCleanPlan, CleanBucketResult, ShuffleCleanBatchResult } from './partitioned-clean.js';
+export { FeaturesPartitionsSchema } from './params.js';
+export type { PartitionedFeaturesPlan, FeaturesBatchResult } from './partitioned-features.js';
+export type { IqrFences } from './clean.js';
 export { FeaturesInputSchema, FEATURES_CODE_VERSION, FEATURES_SQL, SPLITS, buildFeaturesSql } from './features.js';
 export type { FeaturesInput, FeaturesManifestExtra } from './features.js';
 export { SqlStepInputSchema, SQL_STEP_CODE_VERSION } from './sql-step.js';
@@ -46,18 +64,33 @@ export function createEtlActivities(deps: EtlDeps) {
     async sql(input: SqlStepInput): Promise<StepResult> {
       return runSqlStep(deps, input);
     },
-    // Partitioned cleaning (params.partitions), fanned out by workflows/partitioned-clean.ts.
+    // Partitioned clean and features (params.partitions), fanned out by workflows/partitioned-step.ts.
     async planPartitionedClean(input: PlanPartitionedCleanInput): Promise<PartitionedCleanPlan> {
       return planPartitionedClean(deps, input);
     },
-    async shuffleCleanBatch(input: ShuffleCleanBatchInput): Promise<{ batch: number; rows: number; buckets: number[] }> {
+    async shuffleCleanBatch(input: ShuffleCleanBatchInput): Promise<ShuffleCleanBatchResult> {
       return shuffleCleanBatch(deps, input);
+    },
+    async cleanFences(input: CleanFencesInput): Promise<IqrFences> {
+      return cleanFences(deps, input);
     },
     async cleanBucket(input: CleanBucketInput): Promise<CleanBucketResult> {
       return cleanBucket(deps, input);
     },
     async publishPartitionedClean(input: PublishPartitionedCleanInput): Promise<StepResult> {
       return publishPartitionedClean(deps, input);
+    },
+    async planPartitionedFeatures(input: PlanPartitionedFeaturesInput): Promise<PartitionedFeaturesPlan> {
+      return planPartitionedFeatures(deps, input);
+    },
+    async featuresBatch(input: FeaturesBatchInput): Promise<FeaturesBatchResult> {
+      return featuresBatch(deps, input);
+    },
+    async publishPartitionedFeatures(input: PublishPartitionedFeaturesInput): Promise<StepResult> {
+      return publishPartitionedFeatures(deps, input);
+    },
+    async discardPartitionWork(input: DiscardPartitionWorkInput): Promise<void> {
+      return discardPartitionWork(deps, input);
     },
   };
 }

@@ -39,18 +39,23 @@ const OutlierSchema = z.discriminatedUnion('method', [
 const NUMERIC: ColumnType[] = ['BIGINT', 'INTEGER', 'DOUBLE'];
 
 /**
- * Partitioned cleaning: raw files in batches of `filesPerTask`, each batch one activity (map: row-level rules, rows
- * routed to `buckets` by their deduplication identity), then one activity per bucket (reduce: deduplication and the
- * outputs), at most `concurrency` at a time, spread over every ETL worker on the queue.
+ * Partition fan-out of a clean or features step (opt-in): the input files in batches of `filesPerTask`, one activity
+ * per batch (map), at most `concurrency` activities at a time, spread over every ETL worker on the queue. Clean then
+ * reduces `buckets` hash buckets of the deduplication identity, one activity each. Past `tasksPerWorkflow` tasks a
+ * phase runs in child workflows of that many tasks each, so no history grows with the partition count. Layout only:
+ * none of these change the rows, so none is part of the step's version.
  */
+const partitionFields = {
+  filesPerTask: z.number().int().min(1).max(10_000).default(8),
+  concurrency: z.number().int().min(1).max(1_000).default(16),
+  tasksPerWorkflow: z.number().int().min(2).max(2_000).default(200),
+};
 export const PartitionsSchema = z
-  .object({
-    filesPerTask: z.number().int().min(1).max(10_000).default(8),
-    buckets: z.number().int().min(1).max(4_096).default(16),
-    concurrency: z.number().int().min(1).max(1_000).default(16),
-  })
+  .object({ ...partitionFields, buckets: z.number().int().min(1).max(4_096).default(16) })
   .strict();
+export const FeaturesPartitionsSchema = z.object(partitionFields).strict();
 export type Partitions = z.infer<typeof PartitionsSchema>;
+export type FeaturesPartitions = z.infer<typeof FeaturesPartitionsSchema>;
 
 export const CleanParamsSchema = z
   .object({
@@ -68,13 +73,6 @@ export const CleanParamsSchema = z
   })
   .strict()
   .superRefine((p, ctx) => {
-    if (p.partitions) {
-      p.outliers.forEach((o, i) => {
-        if (o.method === 'iqr') {
-          ctx.addIssue({ code: 'custom', path: ['outliers', i, 'method'], message: 'IQR fences need the whole dataset in one place: not available with partitions (use method: range)' });
-        }
-      });
-    }
     const byName = new Map<string, ColumnType>();
     for (const c of p.columns) {
       if (byName.has(c.name.toLowerCase())) ctx.addIssue({ code: 'custom', message: `column ${JSON.stringify(c.name)} is declared twice` });
@@ -126,9 +124,15 @@ export const FeaturesParamsSchema = z
       .default({ train: 0.8, val: 0.1, test: 0.1, seed: 'lakeforge', stratify: false })
       .refine((s) => Math.abs(s.train + s.val + s.test - 1) < 1e-9, 'split fractions must add up to 1'),
     rowGroupSize: z.number().int().min(1_024).max(1_048_576).default(122_880),
+    /** Fan the step out over the ETL workers, a batch of clean files per activity (see PartitionsSchema). */
+    partitions: FeaturesPartitionsSchema.optional(),
   })
   .strict()
-  .refine((p) => !(p.task === 'token-classification' && p.split.stratify), 'stratified splits need a single label per row (text classification)');
+  .refine((p) => !(p.task === 'token-classification' && p.split.stratify), 'stratified splits need a single label per row (text classification)')
+  .refine((p) => !(p.partitions && p.split.stratify), {
+    path: ['split', 'stratify'],
+    message: 'a stratified split ranks each label over the whole dataset: not available with partitions',
+  });
 export type FeaturesParams = z.infer<typeof FeaturesParamsSchema>;
 export type FeaturesParamsInput = z.input<typeof FeaturesParamsSchema>;
 

@@ -1,47 +1,75 @@
-// Partitioned cleaning (params.partitions): the activities that workflows/partitioned-clean.ts fans out.
-//   plan    lists the raw files, computes the step's version, answers from the cache or cuts the files into batches;
-//   shuffle (one per batch) checks the batch's schema, applies coercion and null fills to find each row's
-//           deduplication identity, and writes the batch's raw rows into one file per bucket, in input order;
-//   reduce  (one per bucket) runs the whole clean over that bucket's files: every duplicate of a row is in its bucket,
-//           so deduplication is exact, and the bucket's files in batch order keep the input order for tie-breaks;
-//   publish gathers the buckets' outputs into the step's one version, checks conservation, publishes manifest-last.
-// Intermediate files live under `_work/clean/<dataset>/<version>/<workKey>/` in the lake at deterministic paths, so
-// a retried activity overwrites exactly what its failed attempt may have left, and other workers can read them.
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+// Partitioned cleaning (params.partitions): the activities that workflows/partitioned-step.ts fans out.
+//   plan     lists the raw files, computes the step's version, answers from the cache, or writes the batch plan
+//            (`plan.json`: each batch's objects with their generations) into the work area;
+//   shuffle  (map, one per batch) checks the batch's schema, applies coercion, normalisation and null fills to find
+//            each row's deduplication identity, and writes the batch's raw rows into one file per hash bucket of
+//            that identity, in input order; with IQR outlier rules it also writes the batch's IQR inputs;
+//   fences   (only with IQR rules) the quartiles over every batch's IQR inputs: the whole dataset's Tukey fences;
+//   reduce   (one per bucket) runs the whole clean SQL over that bucket's files with those fences: every duplicate of
+//            a row is in its bucket, so deduplication is exact, and the bucket's files in batch order keep the
+//            input order that tie-breaks depend on;
+//   publish  gathers the buckets' outputs into the step's one version (one part per bucket), checks conservation,
+//            publishes rejects then clean, manifests last, and drops the work area.
+// Rows, rejects (raw values and reasons) and counts are the single-activity clean's; only the file layout differs.
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { badInput, invalidPipeline } from '../common/failures.js';
 import type { StepResult } from '../common/step-result.js';
-import { datasetName, describeFiles, lakeJoin, type LakeStorage } from '../lake/index.js';
+import { datasetName, describeFiles, lakeJoin, type ObjectInfo } from '../lake/index.js';
 import { quoteLiteral } from '../duckdb/sql.js';
 import { currentControl, queryRows, runStatement } from '../duckdb/run.js';
 import { CleanParamsSchema, type CleanParams } from './params.js';
-import { buildCleanSql, checkCleanInput, cleanVersion, computeClean, paramsFor, publishClean, publishedClean, type CleanOutcome, type StagedFile } from './clean.js';
+import {
+  buildCleanSql, checkCleanInput, cleanVersion, computeClean, iqrFences, paramsFor, publishClean, publishedClean,
+  type CleanOutcome, type IqrFences,
+} from './clean.js';
 import { mapReadError, openStepLake, parquetRows, parquetSchema, parseInput, varcharList, withConnection, type EtlDeps } from './common.js';
+import { WorkKeySchema, cutBatches, gatherParts, pad, removeTmp, stagePlanned, workArea } from './partitions.js';
 
-const Base = z.object({ lake: z.string().optional(), dataset: z.string().min(1), params: CleanParamsSchema }).strict();
+const Base = z.object({ lake: z.string().optional(), dataset: z.string().min(1), params: CleanParamsSchema });
 
-export const PlanPartitionedCleanInputSchema = Base.extend({ workKey: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/) }).strict();
+export const PlanPartitionedCleanInputSchema = Base.extend({ workKey: WorkKeySchema }).strict();
 export type PlanPartitionedCleanInput = z.input<typeof PlanPartitionedCleanInputSchema>;
 
 export interface PartitionedCleanPlan {
   /** Set when this version is already published: nothing else to do. */
   cached: StepResult | null;
   version: string;
-  /** Lake-relative raw object paths, in input order, cut into batches of `filesPerTask`. */
-  batches: string[][];
+  workRel: string;
+  /** How many batches of raw files (map tasks) the plan in `<workRel>/plan.json` holds, and files in all. */
+  batches: number;
+  files: number;
+  filesPerTask: number;
   buckets: number;
   concurrency: number;
-  workRel: string;
+  tasksPerWorkflow: number;
+  /** The params have IQR outlier rules: the fences are computed between map and reduce. */
+  iqr: boolean;
 }
 
-const WorkInput = z.object({ lake: z.string().optional(), dataset: z.string().min(1), params: CleanParamsSchema, version: z.string().min(1), workRel: z.string().min(1) });
+/** `<workRel>/plan.json`: what each map task reads, so no file list travels through workflow histories. */
+interface BatchPlan {
+  version: string;
+  batches: ObjectInfo[][];
+}
 
-export const ShuffleCleanBatchInputSchema = WorkInput.extend({ batch: z.number().int().min(0), files: z.array(z.string().min(1)).min(1), buckets: z.number().int().min(1) }).strict();
+const WorkInput = Base.extend({ version: z.string().min(1), workRel: z.string().min(1) });
+
+export const ShuffleCleanBatchInputSchema = WorkInput.extend({ batch: z.number().int().min(0), buckets: z.number().int().min(1) }).strict();
 export type ShuffleCleanBatchInput = z.input<typeof ShuffleCleanBatchInputSchema>;
+export interface ShuffleCleanBatchResult {
+  batch: number;
+  rows: number;
+  buckets: number[];
+}
 
-export const CleanBucketInputSchema = WorkInput.extend({ bucket: z.number().int().min(0) }).strict();
+export const CleanFencesInputSchema = WorkInput.extend({ batches: z.number().int().min(1) }).strict();
+export type CleanFencesInput = z.input<typeof CleanFencesInputSchema>;
+
+const FencesSchema = z.record(z.string(), z.tuple([z.number(), z.number()]));
+export const CleanBucketInputSchema = WorkInput.extend({ bucket: z.number().int().min(0), fences: FencesSchema.optional() }).strict();
 export type CleanBucketInput = z.input<typeof CleanBucketInputSchema>;
 
 export interface CleanBucketResult extends CleanOutcome {
@@ -53,24 +81,15 @@ export const PublishPartitionedCleanInputSchema = WorkInput.extend({
 }).strict();
 export type PublishPartitionedCleanInput = z.input<typeof PublishPartitionedCleanInputSchema>;
 
-const pad = (n: number) => String(n).padStart(5, '0');
+const planRel = (workRel: string) => lakeJoin(workRel, 'plan.json');
 const shuffleRel = (workRel: string, bucket: number, batch: number) => lakeJoin(workRel, 'shuffle', `bucket-${pad(bucket)}`, `batch-${pad(batch)}.parquet`);
+const iqrRel = (workRel: string, batch: number) => lakeJoin(workRel, 'iqr', `batch-${pad(batch)}.parquet`);
 const outRel = (workRel: string, bucket: number, which: 'clean' | 'rejects') => lakeJoin(workRel, 'out', `bucket-${pad(bucket)}`, `${which}.parquet`);
+const hasIqr = (params: CleanParams) => params.outliers.some((o) => o.method === 'iqr');
 
 function requirePartitions(params: CleanParams) {
   if (!params.partitions) throw invalidPipeline('partitioned clean needs params.partitions');
   return params.partitions;
-}
-
-async function stageAll(lake: LakeStorage, rels: string[], heartbeat: (d: unknown) => void): Promise<StagedFile[]> {
-  const out: StagedFile[] = [];
-  for (const rel of rels) {
-    const o = await lake.stat(rel);
-    if (!o) throw badInput(`${lake.uri(rel)} disappeared while the step ran`, { file: lake.uri(rel) });
-    out.push({ local: await lake.stage(o), uri: lake.uri(o.path), size: o.size });
-    heartbeat({ stage: 'stage-input', staged: out.length, files: rels.length });
-  }
-  return out;
 }
 
 export async function planPartitionedClean(deps: EtlDeps, raw: unknown): Promise<PartitionedCleanPlan> {
@@ -82,19 +101,32 @@ export async function planPartitionedClean(deps: EtlDeps, raw: unknown): Promise
   const objects = (await lake.list(rawPrefix)).filter((o) => o.path.endsWith('.parquet'));
   if (objects.length === 0) throw badInput(`dataset ${dataset} has no Parquet files under ${lake.uri(rawPrefix)}`, { dataset });
   const { version, cleanRel, rejectsRel } = cleanVersion(dataset, objects, input.params);
-  const workRel = lakeJoin('_work', 'clean', dataset, version, input.workKey);
+  const workRel = workArea('clean', dataset, version, input.workKey);
   const cached = await publishedClean(lake, cleanRel, rejectsRel, version);
-  const batches: string[][] = [];
-  for (let i = 0; i < objects.length; i += partitions.filesPerTask) batches.push(objects.slice(i, i + partitions.filesPerTask).map((o) => o.path));
-  return { cached, version, batches: cached ? [] : batches, buckets: partitions.buckets, concurrency: partitions.concurrency, workRel };
+  const batches = cutBatches(objects, partitions.filesPerTask);
+  if (!cached) await lake.writeText(planRel(workRel), JSON.stringify({ version, batches } satisfies BatchPlan));
+  return {
+    cached, version, workRel, batches: cached ? 0 : batches.length, files: objects.length, filesPerTask: partitions.filesPerTask,
+    buckets: partitions.buckets, concurrency: partitions.concurrency, tasksPerWorkflow: partitions.tasksPerWorkflow, iqr: hasIqr(input.params),
+  };
 }
 
-/** Map: one batch of raw files → one file per non-empty bucket under the work area. Returns rows per bucket. */
-export async function shuffleCleanBatch(deps: EtlDeps, raw: unknown): Promise<{ batch: number; rows: number; buckets: number[] }> {
+async function readPlan(lake: ReturnType<typeof openStepLake>, workRel: string, version: string): Promise<BatchPlan> {
+  const text = await lake.readText(planRel(workRel));
+  const plan = text ? (JSON.parse(text) as BatchPlan) : null;
+  if (!plan || plan.version !== version) throw new Error(`the batch plan of ${lake.uri(workRel)} is missing or not of version ${version}`);
+  return plan;
+}
+
+/** Map: one batch of raw files → one file per non-empty bucket under the work area (and its IQR inputs). */
+export async function shuffleCleanBatch(deps: EtlDeps, raw: unknown): Promise<ShuffleCleanBatchResult> {
   const input = parseInput(ShuffleCleanBatchInputSchema, raw, 'clean shuffle');
   const lake = openStepLake(deps, input.lake);
   const control = (deps.control ?? currentControl)();
-  const files = await stageAll(lake, input.files, (d) => control.heartbeat(d));
+  const plan = await readPlan(lake, input.workRel, input.version);
+  const planned = plan.batches[input.batch];
+  if (!planned) throw invalidPipeline(`batch ${input.batch} is not in the plan (${plan.batches.length} batches)`);
+  const files = await stagePlanned(lake, control, planned);
   const tmp = await mkdtemp(join(tmpdir(), 'lakeforge-shuffle-'));
   try {
     const written = await withConnection(deps, async (conn) => {
@@ -105,8 +137,10 @@ export async function shuffleCleanBatch(deps: EtlDeps, raw: unknown): Promise<{ 
       const sql = buildCleanSql(input.params, present, locals, '', '');
       await runStatement(conn, control, 'macro', sql.macro);
       const shuffle = sql.shuffle(input.buckets);
+      const iqrValues = sql.iqrValues(join(tmp, 'iqr.parquet'));
       try {
         await runStatement(conn, control, 'shuffle', shuffle, paramsFor(shuffle, sql.params));
+        if (iqrValues) await runStatement(conn, control, 'iqr-values', iqrValues, paramsFor(iqrValues, sql.params));
       } catch (err) {
         throw mapReadError(err, files);
       }
@@ -117,23 +151,38 @@ export async function shuffleCleanBatch(deps: EtlDeps, raw: unknown): Promise<{ 
       const buckets: number[] = [];
       for (const r of counts) {
         const b = Number(r.b);
-        const local = join(tmp, `bucket-${pad(b)}.parquet`);
         // Input order within the bucket (ORDER BY __rid), raw columns only.
         await runStatement(conn, control, 'shuffle-write',
-          `COPY (SELECT * EXCLUDE (__rid, __bucket) FROM shuffled WHERE __bucket = ${b} ORDER BY __rid) TO ${quoteLiteral(local)} (FORMAT parquet, COMPRESSION zstd)`);
+          `COPY (SELECT * EXCLUDE (__rid, __bucket) FROM shuffled WHERE __bucket = ${b} ORDER BY __rid) TO ${quoteLiteral(join(tmp, `bucket-${pad(b)}.parquet`))} (FORMAT parquet, COMPRESSION zstd)`);
         buckets.push(b);
       }
       await runStatement(conn, control, 'cleanup', 'DROP TABLE IF EXISTS shuffled');
-      return { total, buckets };
+      return { total, buckets, iqr: !!iqrValues };
     });
     for (const b of written.buckets) {
       await lake.putFile(join(tmp, `bucket-${pad(b)}.parquet`), shuffleRel(input.workRel, b, input.batch));
       control.heartbeat({ stage: 'upload', bucket: b });
     }
+    if (written.iqr) await lake.putFile(join(tmp, 'iqr.parquet'), iqrRel(input.workRel, input.batch));
     return { batch: input.batch, rows: written.total, buckets: written.buckets };
   } finally {
-    await rm(tmp, { recursive: true, force: true });
+    await removeTmp(tmp);
   }
+}
+
+/** The IQR outlier rules' Tukey fences over the whole dataset: 51_iqr_bounds.sql over every batch's IQR inputs. */
+export async function cleanFences(deps: EtlDeps, raw: unknown): Promise<IqrFences> {
+  const input = parseInput(CleanFencesInputSchema, raw, 'clean fences');
+  const lake = openStepLake(deps, input.lake);
+  const control = (deps.control ?? currentControl)();
+  const objects = (await lake.list(lakeJoin(input.workRel, 'iqr'))).filter((o) => o.path.endsWith('.parquet'));
+  if (objects.length !== input.batches) throw new Error(`IQR inputs of ${objects.length} of ${input.batches} batches in ${lake.uri(input.workRel)}`);
+  const locals: string[] = [];
+  for (const o of objects) locals.push(await lake.stage(o));
+  const sql = buildCleanSql(input.params, new Map(), locals, '', '').iqrOverValues;
+  if (!sql) return {};
+  const [row] = await withConnection(deps, (conn) => queryRows(conn, control, 'iqr', sql, { files: varcharList(locals) }));
+  return iqrFences(input.params, row);
 }
 
 /** Reduce: the whole clean over one bucket's shuffled files; outputs go to the work area. */
@@ -141,20 +190,25 @@ export async function cleanBucket(deps: EtlDeps, raw: unknown): Promise<CleanBuc
   const input = parseInput(CleanBucketInputSchema, raw, 'clean bucket');
   const lake = openStepLake(deps, input.lake);
   const control = (deps.control ?? currentControl)();
+  if (hasIqr(input.params) && !input.fences) throw invalidPipeline('a bucket of a clean with IQR outlier rules needs the fences');
   const prefix = lakeJoin(input.workRel, 'shuffle', `bucket-${pad(input.bucket)}`);
   // Sorted by path, i.e. by batch: the input order.
   const objects = (await lake.list(prefix)).filter((o) => o.path.endsWith('.parquet'));
   if (objects.length === 0) return { bucket: input.bucket, rowsIn: 0, rowsClean: 0, rowsRejected: 0, reasons: {} };
-  const files = await stageAll(lake, objects.map((o) => o.path), (d) => control.heartbeat(d));
+  const files: { local: string; uri: string; size: number }[] = [];
+  for (const o of objects) {
+    files.push({ local: await lake.stage(o), uri: lake.uri(o.path), size: o.size });
+    control.heartbeat({ stage: 'stage-input', staged: files.length, files: objects.length });
+  }
   const tmp = await mkdtemp(join(tmpdir(), 'lakeforge-bucket-'));
   try {
     const outcome = await withConnection(deps, (conn) =>
-      computeClean(conn, control, files, input.params, join(tmp, 'clean.parquet'), join(tmp, 'rejects.parquet')));
+      computeClean(conn, control, files, input.params, join(tmp, 'clean.parquet'), join(tmp, 'rejects.parquet'), input.fences));
     await lake.putFile(join(tmp, 'clean.parquet'), outRel(input.workRel, input.bucket, 'clean'));
     await lake.putFile(join(tmp, 'rejects.parquet'), outRel(input.workRel, input.bucket, 'rejects'));
     return { bucket: input.bucket, ...outcome };
   } finally {
-    await rm(tmp, { recursive: true, force: true });
+    await removeTmp(tmp);
   }
 }
 
@@ -181,17 +235,14 @@ export async function publishPartitionedClean(deps: EtlDeps, raw: unknown): Prom
     outcome.rowsRejected += b.rowsRejected;
     for (const [r, n] of Object.entries(b.reasons)) outcome.reasons[r] = (outcome.reasons[r] ?? 0) + n;
   }
+  // Reasons in a stable order (the single activity reports them sorted, from 90_counts.sql).
+  outcome.reasons = Object.fromEntries(Object.entries(outcome.reasons).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const cleanDir = await lake.createWorkDir(cleanRel);
   const rejectsDir = await lake.createWorkDir(rejectsRel);
   try {
-    for (const b of input.buckets.filter((x) => x.rowsIn > 0)) {
-      for (const [which, dir] of [['clean', cleanDir], ['rejects', rejectsDir]] as const) {
-        const o = await lake.stat(outRel(input.workRel, b.bucket, which));
-        if (!o) throw new Error(`bucket ${b.bucket}'s ${which} output is missing from ${lake.uri(input.workRel)}`);
-        await copyFile(await lake.stage(o), join(dir, `part-${pad(b.bucket)}.parquet`));
-      }
-      control.heartbeat({ stage: 'gather', bucket: b.bucket });
-    }
+    const filled = input.buckets.filter((x) => x.rowsIn > 0);
+    await gatherParts(lake, control, cleanDir, filled.map((b) => ({ from: outRel(input.workRel, b.bucket, 'clean'), to: `part-${pad(b.bucket)}.parquet` })));
+    await gatherParts(lake, control, rejectsDir, filled.map((b) => ({ from: outRel(input.workRel, b.bucket, 'rejects'), to: `part-${pad(b.bucket)}.parquet` })));
     const described = await withConnection(deps, async (conn) => {
       const rowsOf = (p: string) => parquetRows(conn, control, p);
       const cleanFiles = await describeFiles(cleanDir, rowsOf);

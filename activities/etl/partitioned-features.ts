@@ -1,0 +1,189 @@
+// Partitioned features (params.partitions): the activities that workflows/partitioned-step.ts fans out.
+// Featurizing is per row once the two global parts are fixed: the label map (resolved once by the plan, from the
+// parameters, the clean step's declared labels or one pass over the labels present) and the split, a hash of each
+// row's key. So each batch of clean files is featurized on its own, by the unchanged features SQL, into
+// `split=<s>/part-<batch>.parquet`, and publish lists every part in one manifest of the step's one version.
+//   plan     checks the clean input, resolves the parameters, computes the version, answers from the cache;
+//   batch    (map, one per batch of clean files) featurizes its files into the work area;
+//   publish  gathers the parts (empty ones left out), checks that no row was lost, publishes manifest-last.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { badInput, invalidPipeline } from '../common/failures.js';
+import { StepResultSchema, type StepResult } from '../common/step-result.js';
+import { datasetName, describeFiles, lakeJoin, readManifest, verifyPublished, type LakeStorage, type Manifest, type ObjectInfo } from '../lake/index.js';
+import { currentControl, type StepControl } from '../duckdb/run.js';
+import { FeaturesParamsSchema } from './params.js';
+import { SPLITS, computeFeatures, featuresManifest, featuresVersion, resolveDefaults } from './features.js';
+import { openStepLake, parquetRows, parquetSchema, parseInput, stepResultFromManifest, withConnection, type EtlDeps } from './common.js';
+import { WorkKeySchema, cutBatches, gatherParts, pad, removeTmp, stagePlanned, workArea } from './partitions.js';
+
+type Split = (typeof SPLITS)[number];
+type SplitCounts = Record<Split, number>;
+
+const Base = z.object({
+  lake: z.string().optional(),
+  dataset: z.string().min(1),
+  /** The clean step's result. */
+  input: StepResultSchema,
+  params: FeaturesParamsSchema,
+});
+
+export const PlanPartitionedFeaturesInputSchema = Base.extend({ workKey: WorkKeySchema }).strict();
+export type PlanPartitionedFeaturesInput = z.input<typeof PlanPartitionedFeaturesInputSchema>;
+
+export interface PartitionedFeaturesPlan {
+  cached: StepResult | null;
+  version: string;
+  workRel: string;
+  /** The parameters with the label map and the row key resolved once, for every batch. */
+  params: Record<string, unknown>;
+  batches: number;
+  files: number;
+  filesPerTask: number;
+  concurrency: number;
+  tasksPerWorkflow: number;
+}
+
+/** Batches take the resolved parameters: the version is recomputed from them and must be the planned one. */
+const WorkInput = Base.extend({ version: z.string().min(1), workRel: z.string().min(1) });
+
+export const FeaturesBatchInputSchema = WorkInput.extend({ batch: z.number().int().min(0), filesPerTask: z.number().int().min(1) }).strict();
+export type FeaturesBatchInput = z.input<typeof FeaturesBatchInputSchema>;
+export interface FeaturesBatchResult {
+  batch: number;
+  splits: SplitCounts;
+}
+
+export const PublishPartitionedFeaturesInputSchema = WorkInput.extend({
+  filesPerTask: z.number().int().min(1),
+  batches: z.array(z.object({ batch: z.number().int().min(0), splits: z.object({ train: z.number().int(), val: z.number().int(), test: z.number().int() }) })),
+}).strict();
+export type PublishPartitionedFeaturesInput = z.input<typeof PublishPartitionedFeaturesInputSchema>;
+
+const partRel = (workRel: string, split: Split, batch: number) => lakeJoin(workRel, `split=${split}`, `part-${pad(batch)}.parquet`);
+
+/** The clean input: a complete publication of the version handed over, and its files as the manifest lists them. */
+async function cleanInput(lake: LakeStorage, input: StepResult): Promise<{ manifest: Manifest; objects: ObjectInfo[] }> {
+  const rel = lake.relative(input.uri);
+  const check = await verifyPublished(lake, rel, input.version);
+  if (!check.ok) throw badInput(`input ${input.uri} is not a complete publication: ${check.reason}`, { input: input.uri });
+  const present = new Map((await lake.list(rel)).map((o) => [o.path, o]));
+  return { manifest: check.manifest, objects: check.manifest.files.map((f) => present.get(lakeJoin(rel, f.path))!) };
+}
+
+async function stageAll(lake: LakeStorage, control: StepControl, objects: ObjectInfo[]) {
+  const out: string[] = [];
+  for (const o of objects) {
+    out.push(await lake.stage(o));
+    control.heartbeat({ stage: 'stage-input', staged: out.length, files: objects.length });
+  }
+  return out;
+}
+
+export async function planPartitionedFeatures(deps: EtlDeps, raw: unknown): Promise<PartitionedFeaturesPlan> {
+  const input = parseInput(PlanPartitionedFeaturesInputSchema, raw, 'partitioned features');
+  const partitions = input.params.partitions;
+  if (!partitions) throw invalidPipeline('partitioned features needs params.partitions');
+  const dataset = datasetName(input.dataset);
+  const lake = openStepLake(deps, input.lake);
+  const control = (deps.control ?? currentControl)();
+  const { manifest, objects } = await cleanInput(lake, input.input);
+  // The label map, once for all batches: staging the clean files only when the labels must be read from them.
+  const params = await withConnection(deps, (conn) => resolveDefaults(conn, control, input.params, manifest, () => stageAll(lake, control, objects)));
+  const version = featuresVersion(manifest.version, params);
+  const rel = `features/${dataset}/${version}`;
+  const existing = await verifyPublished(lake, rel, version);
+  const cached = existing.ok ? stepResultFromManifest(lake, rel, existing.manifest, true) : null;
+  return {
+    cached, version, workRel: workArea('features', dataset, version, input.workKey), params: params as Record<string, unknown>,
+    batches: cached ? 0 : cutBatches(objects, partitions.filesPerTask).length, files: objects.length,
+    filesPerTask: partitions.filesPerTask, concurrency: partitions.concurrency, tasksPerWorkflow: partitions.tasksPerWorkflow,
+  };
+}
+
+/** Checks a work input against the clean input and the version; returns the clean manifest and its objects. */
+async function checkWork(lake: LakeStorage, input: z.infer<typeof WorkInput>) {
+  const clean = await cleanInput(lake, input.input);
+  const version = featuresVersion(clean.manifest.version, input.params);
+  if (version !== input.version) throw invalidPipeline(`features parameters give version ${version}, not the planned ${input.version}`);
+  return clean;
+}
+
+/** Map: one batch of clean files → split=<s>/part-<batch>.parquet for every split, in the work area. */
+export async function featuresBatch(deps: EtlDeps, raw: unknown): Promise<FeaturesBatchResult> {
+  const input = parseInput(FeaturesBatchInputSchema, raw, 'features batch');
+  const lake = openStepLake(deps, input.lake);
+  const control = (deps.control ?? currentControl)();
+  const { objects } = await checkWork(lake, input);
+  const planned = cutBatches(objects, input.filesPerTask)[input.batch];
+  if (!planned) throw invalidPipeline(`batch ${input.batch} is not in the plan`);
+  const files = await stagePlanned(lake, control, planned);
+  const tmp = await mkdtemp(join(tmpdir(), 'lakeforge-features-'));
+  try {
+    const { splits } = await withConnection(deps, (conn) => computeFeatures(conn, control, input.params, files, tmp));
+    for (const split of SPLITS) {
+      await lake.putFile(join(tmp, `split=${split}`, 'part-0.parquet'), partRel(input.workRel, split, input.batch));
+    }
+    return { batch: input.batch, splits };
+  } finally {
+    await removeTmp(tmp);
+  }
+}
+
+/** Gathers every batch's non-empty parts into the step's version, publishes it manifest-last, drops the work area. */
+export async function publishPartitionedFeatures(deps: EtlDeps, raw: unknown): Promise<StepResult> {
+  const input = parseInput(PublishPartitionedFeaturesInputSchema, raw, 'features publish');
+  const lake = openStepLake(deps, input.lake);
+  const control = (deps.control ?? currentControl)();
+  const dataset = datasetName(input.dataset);
+  const { manifest: clean, objects } = await checkWork(lake, input);
+  const rel = `features/${dataset}/${input.version}`;
+  const existing = await verifyPublished(lake, rel, input.version);
+  if (existing.ok) {
+    await lake.removePrefix(input.workRel);
+    return stepResultFromManifest(lake, rel, existing.manifest, false);
+  }
+  // Every batch of the plan, each once.
+  const expected = cutBatches(objects, input.filesPerTask).length;
+  const seen = new Set(input.batches.map((b) => b.batch));
+  if (input.batches.length !== expected || seen.size !== expected || [...seen].some((b) => b >= expected)) {
+    throw new Error(`publish got results of batches ${[...seen].join(',')}, the plan has ${expected}`);
+  }
+  const splits: SplitCounts = { train: 0, val: 0, test: 0 };
+  const parts: { from: string; to: string }[] = [];
+  for (const split of SPLITS) {
+    const filled = input.batches.filter((b) => b.splits[split] > 0);
+    // A split with no rows at all keeps one empty part, as the single-activity step writes one.
+    for (const b of filled.length ? filled : [input.batches[0]]) {
+      parts.push({ from: partRel(input.workRel, split, b.batch), to: `split=${split}/part-${pad(b.batch)}.parquet` });
+      splits[split] += b.splits[split];
+    }
+  }
+  const workDir = await lake.createWorkDir(rel);
+  try {
+    await gatherParts(lake, control, workDir, parts);
+    const { written, schema } = await withConnection(deps, async (conn) => {
+      const written = await describeFiles(workDir, (p) => parquetRows(conn, control, p));
+      const schema = await parquetSchema(conn, control, join(workDir, parts[0].to));
+      return { written, schema };
+    });
+    const total = splits.train + splits.val + splits.test;
+    if (total !== clean.rows || written.reduce((s, f) => s + f.rows, 0) !== total) {
+      throw new Error(`features lost rows: clean has ${clean.rows}, featurized ${total}, written ${written.reduce((s, f) => s + f.rows, 0)}`);
+    }
+    const manifest = featuresManifest({ version: input.version, dataset, params: input.params, input: clean.version, files: written, schema, splits });
+    control.heartbeat({ stage: 'publish' });
+    let result = stepResultFromManifest(lake, rel, manifest, false);
+    if ((await lake.publish(workDir, rel, manifest)) === 'already-published') {
+      const theirs = await readManifest(lake, rel);
+      if (theirs) result = stepResultFromManifest(lake, rel, theirs, false);
+    }
+    await lake.removePrefix(input.workRel);
+    return result;
+  } catch (err) {
+    await lake.discardWorkDir(workDir);
+    throw err;
+  }
+}
