@@ -1,8 +1,9 @@
 // Partition fan-out: the clean step over many raw files, (0) as one activity (the baseline), then partitioned
 // (workflows/partitioned-clean.ts) with 1 and with N ETL worker processes on the same queue, all in one run against
-// the same server and data. Reports wall time, activities, and the workflow's history length (events), which is
-// what a 1000-partition fan-out must keep well under Temporal's limits.
-//   npx tsx bench/fanout.ts [--files 1000] [--rows 200000] [--workers 1,3] [--files-per-task 1] [--buckets 16] [--concurrency 32]
+// the same server and data. Reports wall time, activities, and the history lengths (events) of every workflow
+// involved (the pipeline, the step's child, and the children that run a phase past `tasksPerWorkflow` tasks): the
+// largest is what a 1000-partition fan-out must keep well under Temporal's limits.
+//   npx tsx bench/fanout.ts [--files 1000] [--rows 200000] [--workers 1,3] [--files-per-task 1] [--buckets 16] [--concurrency 32] [--tasks-per-workflow 200]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,12 +22,16 @@ const { values } = parseArgs({
   options: {
     files: { type: 'string', default: '1000' }, rows: { type: 'string', default: '200000' }, workers: { type: 'string', default: '1,3' },
     'files-per-task': { type: 'string', default: '1' }, buckets: { type: 'string', default: '16' }, concurrency: { type: 'string', default: '32' },
+    'tasks-per-workflow': { type: 'string', default: '200' },
   },
 });
 const FILES = Number(values.files);
 const ROWS = Number(values.rows);
 const WORKERS = values.workers!.split(',').map(Number);
-const partitions = { filesPerTask: Number(values['files-per-task']), buckets: Number(values.buckets), concurrency: Number(values.concurrency) };
+const partitions = {
+  filesPerTask: Number(values['files-per-task']), buckets: Number(values.buckets), concurrency: Number(values.concurrency),
+  tasksPerWorkflow: Number(values['tasks-per-workflow']),
+};
 const log = (m: string) => process.stderr.write(`[fanout] ${new Date().toISOString()} ${m}\n`);
 
 await startServer({ log });
@@ -64,7 +69,7 @@ async function startWorkers(n: number, queue: string): Promise<ChildProcess[]> {
 const stop = (procs: ChildProcess[]) => procs.forEach((p) => { try { process.kill(-p.pid!, 'SIGTERM'); } catch { /* gone */ } });
 const dropOutputs = async () => { await lake.removePrefix(`clean/${dataset}`); await lake.removePrefix(`rejects/${dataset}`); };
 
-interface Row { label: string; workers: number; wallS: number; activities: number; historyEvents: number; rows: number }
+interface Row { label: string; workers: number; wallS: number; activities: number; workflows: number; largestHistory: number; totalEvents: number; rows: number }
 const rows: Row[] = [];
 const suffix = Date.now().toString(36);
 
@@ -88,13 +93,19 @@ async function measure(label: string, workers: number, partitioned: boolean): Pr
     const handle = await startPipeline(client, cleanOnlySpec(partitioned), { lake: lakeUri, queues: { etl: queue }, runKey: queue });
     const result = await handle.result();
     const wallS = (performance.now() - t0) / 1000;
-    // The partitioned step's work is in its child workflow's history; the pipeline's own stays one step long.
-    const stepHandle = partitioned ? client.workflow.getHandle(`${handle.workflowId}/clean`) : handle;
-    const events = (await stepHandle.fetchHistory()).events ?? [];
-    const activities = events.filter((e) => e.activityTaskScheduledEventAttributes).length;
+    // Every workflow involved: the pipeline, the step's child, and their children (phases past tasksPerWorkflow).
+    const lengths: number[] = [];
+    let activities = 0;
+    for (const queue = [handle.workflowId]; queue.length;) {
+      const events = (await client.workflow.getHandle(queue.shift()!).fetchHistory()).events ?? [];
+      lengths.push(events.length);
+      activities += events.filter((e) => e.activityTaskScheduledEventAttributes).length;
+      for (const e of events) if (e.childWorkflowExecutionStartedEventAttributes) queue.push(e.childWorkflowExecutionStartedEventAttributes.workflowExecution!.workflowId!);
+    }
     const clean = result.steps.clean;
-    rows.push({ label, workers, wallS, activities, historyEvents: events.length, rows: clean.rows ?? 0 });
-    log(`${label}: ${wallS.toFixed(1)} s, ${activities} activities, ${events.length} history events, ${clean.rows} clean rows`);
+    const row = { label, workers, wallS, activities, workflows: lengths.length, largestHistory: Math.max(...lengths), totalEvents: lengths.reduce((a, b) => a + b, 0), rows: clean.rows ?? 0 };
+    rows.push(row);
+    log(`${label}: ${wallS.toFixed(1)} s, ${activities} activities, ${row.workflows} workflows, largest history ${row.largestHistory} events (${row.totalEvents} in all), ${clean.rows} clean rows`);
   } finally {
     stop(procs);
   }
@@ -104,9 +115,9 @@ await measure('single activity (baseline)', 1, false);
 for (const n of WORKERS) await measure(`partitioned, ${n} worker(s)`, n, true);
 const base = rows[0].wallS;
 const table = [
-  '| Run | ETL workers | Wall s | vs baseline | Activities | History events | Clean rows |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ...rows.map((r) => `| ${r.label} | ${r.workers} | ${r.wallS.toFixed(1)} | ${(r.wallS / base).toFixed(2)} | ${r.activities} | ${r.historyEvents} | ${r.rows} |`),
+  '| Run | ETL workers | Wall s | vs baseline | Activities | Workflows | Largest history (events) | Events in all | Clean rows |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...rows.map((r) => `| ${r.label} | ${r.workers} | ${r.wallS.toFixed(1)} | ${(r.wallS / base).toFixed(2)} | ${r.activities} | ${r.workflows} | ${r.largestHistory} | ${r.totalEvents} | ${r.rows} |`),
 ].join('\n');
 process.stdout.write(`${table}\n`);
 writeFileSync(join(out, `fanout-${FILES}.json`), JSON.stringify({ files: FILES, rows: ROWS, partitions, results: rows }, null, 2));
