@@ -1,6 +1,6 @@
 // The one entry point behind `npm start` and `npm test` on a fresh clone: installs what is missing
-// (node modules, the Temporal CLI, fake-gcs-server, the trainer venv), each step idempotent and
-// skipped when its inputs have not changed, then runs the demo or the tests.
+// (node modules, the Temporal CLI, fake-gcs-server, the trainer venv; for tests also kubeconform and its schemas),
+// each step idempotent and skipped when its inputs have not changed, then runs the demo or the tests.
 // Plain Node with no dependencies, because it runs before node_modules exist.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { REPO_ROOT, ensureGoTool, lakeforgeHome } from './tools.mjs';
 import { postgresBin } from './cluster/cluster.mjs';
+import { ensureK8sSchemas } from './k8s-validate.mjs';
 
 const log = (m) => process.stderr.write(`${m}\n`);
 const sha = (file) => createHash('sha256').update(readFileSync(join(REPO_ROOT, file))).digest('hex');
@@ -122,6 +123,9 @@ try {
     await ensureAll();
     await ensureChromium();
     await ensureClusterTools();
+    // kubeconform and the offline Kubernetes / KEDA schemas for test/k8s-manifests.test.ts.
+    await ensureGoTool('kubeconform', { log });
+    await ensureK8sSchemas({ log });
     log('[lakeforge] type-checking (tsc --noEmit)…');
     await mustRun(join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['--noEmit']);
     log('[lakeforge] trainer tests (pytest)…');
