@@ -101,7 +101,11 @@ const pad = (n: number) => String(n).padStart(5, '0');
 async function runTasks<T>(input: PartitionTasksInput): Promise<T[]> {
   const n = input.to - input.from;
   if (n <= 0) return [];
-  const options: ActivityOptions = { ...input.activity, allowEagerDispatch: false };
+  // Cancelled partitions are waited for, so none can still be writing into the work area once it is dropped.
+  const options: ActivityOptions = {
+    ...input.activity, allowEagerDispatch: false,
+    cancellationType: 'WAIT_CANCELLATION_COMPLETED' as ActivityOptions['cancellationType'],
+  };
   if (n <= input.tasksPerWorkflow) {
     return bounded(Array.from({ length: n }, (_, k) => () => {
       const i = input.from + k;
