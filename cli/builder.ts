@@ -1,8 +1,8 @@
 // A typed builder for pipeline specs, for people who declare pipelines in TypeScript instead of YAML.
 // It produces exactly the object a YAML file would parse to; startPipeline validates it the same way.
-import type { PipelineSpecInput } from '../workflows/spec/schema.js';
-import type { CleanParamsInput, FeaturesParamsInput, SqlParamsInput } from '../activities/etl/index.js';
-import type { TrainParamsInput, EvaluateParams, PromoteParams } from '../activities/training/index.js';
+import type { PipelineSpecInput } from '../contracts/spec.js';
+import type { CleanParamsInput, FeaturesParamsInput, SqlParamsInput } from '../activities/steps/index.js';
+import type { TrainParamsInput, EvaluateParams, PromoteParams } from '../activities/steps/training-index.js';
 
 type DatasetInput = PipelineSpecInput['dataset'];
 type StepOptions = { needs?: string[]; retry?: PipelineSpecInput['defaults'] extends infer D ? D extends { retry?: infer R } ? R : never : never; timeout?: string; queue?: string; summary?: string };

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
 import { formatPath, validatePipeline, type PipelinePlan, type SpecError } from '../workflows/spec/validate.js';
-import { lookupSqlFile } from '../activities/etl/sql-file.js';
+import { lookupSqlFile } from '../activities/steps/sql/file.js';
 
 export interface LocatedSpecError extends SpecError {
   line?: number;

@@ -3,8 +3,8 @@
 import {
   ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleHandle, type ScheduleSummary,
 } from '@temporalio/client';
-import { LakeforgePipeline } from '../workflows/search-attributes.js';
-import type { PipelineSpecInput } from '../workflows/spec/schema.js';
+import { LakeforgePipeline } from '../contracts/search-attributes.js';
+import type { PipelineSpecInput } from '../contracts/spec.js';
 import type { StartPipelineOptions } from './sdk.js';
 
 export const OVERLAP_POLICIES = ['SKIP', 'BUFFER_ONE', 'BUFFER_ALL', 'ALLOW_ALL', 'CANCEL_OTHER', 'TERMINATE_OTHER'] as const;

@@ -3,10 +3,10 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../activities/common/config.js';
 import { validatePipeline } from '../workflows/spec/validate.js';
-import type { PipelineSpecInput } from '../workflows/spec/schema.js';
+import type { PipelineSpecInput } from '../contracts/spec.js';
 import { pipelineWorkflow, progressQuery, cancelUpdate, type PipelineInput } from '../workflows/pipeline.js';
-import type { PipelineProgress } from '../workflows/progress.js';
-import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus } from '../workflows/search-attributes.js';
+import type { PipelineProgress } from '../contracts/progress.js';
+import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus } from '../contracts/search-attributes.js';
 import { InvalidPipelineError, sqlFileErrors } from './load-spec.js';
 
 export type PipelineHandle = WorkflowHandle<typeof pipelineWorkflow>;

@@ -7,9 +7,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { PipelineSpecSchema, StepSpecSchema } from '../workflows/spec/schema.js';
-import { FeaturesParamsSchema, SqlParamsSchema } from '../activities/etl/params.js';
-import { EvaluateParamsSchema, PromoteParamsSchema, TrainParamsSchema } from '../activities/training/params.js';
+import { PipelineSpecSchema, StepSpecSchema } from '../contracts/spec.js';
+import { FeaturesParamsSchema, SqlParamsSchema } from '../activities/steps/clean/params.js';
+import { EvaluateParamsSchema, PromoteParamsSchema, TrainParamsSchema } from '../activities/steps/train/params.js';
 
 export const PIPELINE_SCHEMA_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'pipelines', 'pipeline.schema.json');
 

@@ -1,7 +1,7 @@
 // The CLI's progress renderer: plain change lines off a TTY, in-place ANSI redraws on one, and the training bar.
 import { describe, expect, it } from 'vitest';
 import { ProgressRenderer, bar, renderProgress } from '../cli/render/progress.js';
-import type { PipelineProgress } from '../workflows/progress.js';
+import type { PipelineProgress } from '../contracts/progress.js';
 
 const t0 = Date.parse('2026-11-23T10:00:00Z');
 const snapshot = (over: Partial<PipelineProgress['steps'][number]>[] = []): PipelineProgress => ({

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { openLake } from '../activities/lake/index.js';
 import { generateTextClassification } from '../examples/generate-lib.js';
-import { LakeforgePipeline, LakeforgeStatus } from '../workflows/search-attributes.js';
+import { LakeforgePipeline, LakeforgeStatus } from '../contracts/search-attributes.js';
 import { connectTestServer, uniqueTaskQueue } from './helpers/temporal.js';
 
 interface Result { code: number | null; stdout: string; stderr: string }

@@ -18,7 +18,7 @@ import { generateTextClassification } from '../examples/generate-lib.js';
 import { startPipeline } from '../cli/sdk.js';
 import { smallNewsSpec } from './fixtures/pipeline-env.js';
 import { TRAINER_PYTHON, waitFor } from './fixtures/training-helpers.js';
-import { LakeforgePipeline } from '../workflows/search-attributes.js';
+import { LakeforgePipeline } from '../contracts/search-attributes.js';
 
 const RAW_FILES = 60;
 const RAW_ROWS = 120_000;

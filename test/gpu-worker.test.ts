@@ -12,8 +12,8 @@ import { connectTestServer, uniqueTaskQueue } from './helpers/temporal.js';
 import { makeLocalLake, type TestLake } from './fixtures/lake-helpers.js';
 import { pendingHeartbeat, publishFeatures, tinyTrainParams, TRAINER_PYTHON, waitFor } from './fixtures/training-helpers.js';
 import { REPO_ROOT } from '../activities/common/config.js';
-import type { HistoryPoint } from '../activities/training/history.js';
-import type { StepResult } from '../activities/common/step-result.js';
+import type { HistoryPoint } from '../activities/steps/train/history.js';
+import type { StepResult } from '../contracts/step-result.js';
 import type { TrainingTestArgs } from './fixtures/training-workflows.js';
 
 const WORKFLOWS = fileURLToPath(new URL('./fixtures/training-workflows.ts', import.meta.url));

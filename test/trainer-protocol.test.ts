@@ -8,7 +8,7 @@ import {
   parseTrainerEvent,
   type RunConfigInput,
   type TrainerEvent,
-} from '../activities/trainer/protocol.js';
+} from '../contracts/trainer-protocol.js';
 import { renderTrainerSchemas, TRAINER_SCHEMA_DIR } from '../infra/gen-trainer-schema.js';
 
 const sampleConfig: RunConfigInput = {

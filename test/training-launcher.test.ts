@@ -5,10 +5,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../activities/common/config.js';
-import { groupAlive, launchTrainer, liveTrainerPids } from '../activities/training/launcher.js';
-import { failureOf, trainerEnv } from '../activities/training/supervise.js';
-import { CPU_SLOT, parseGpuSpec, resolveSlots, SlotAllocator, detectNvidiaGpus } from '../activities/training/slots.js';
-import type { TrainerEvent } from '../activities/trainer/protocol.js';
+import { groupAlive, launchTrainer, liveTrainerPids } from '../activities/trainer/launcher.js';
+import { failureOf, trainerEnv } from '../activities/trainer/supervise.js';
+import { CPU_SLOT, parseGpuSpec, resolveSlots, SlotAllocator, detectNvidiaGpus } from '../activities/trainer/slots.js';
+import type { TrainerEvent } from '../contracts/trainer-protocol.js';
 
 const python = join(loadConfig().home, 'venv', 'bin', 'python');
 const fakeDir = resolve(__dirname, 'fixtures', 'training-fake-trainer');

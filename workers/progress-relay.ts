@@ -2,8 +2,8 @@
 // `progress` query and the Web UI's step table show the current step, loss and ETA. (Heartbeat details are not
 // visible to a workflow.) Throttled: one signal per step every few seconds keeps the history small.
 import { Context } from '@temporalio/activity';
-import type { TrainerEvent } from '../activities/trainer/protocol.js';
-import type { TrainerEventContext } from '../activities/training/common.js';
+import type { TrainerEvent } from '../contracts/trainer-protocol.js';
+import type { TrainerEventContext } from '../activities/kernel/training-common.js';
 import { stepProgressSignal } from '../workflows/pipeline.js';
 
 export function trainingProgressRelay(minIntervalMs = 5_000) {

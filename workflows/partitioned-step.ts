@@ -10,10 +10,10 @@
 // (nothing new starts, the running ones are cancelled), the work area is dropped, and the step fails with its cause.
 // Deterministic: activities are imported as types only; no clocks, no randomness.
 import { CancellationScope, executeChild, proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
-import type { StepResult } from '../activities/common/step-result.js';
+import type { StepResult } from '../contracts/step-result.js';
 import type {
   CleanBucketResult, FeaturesBatchResult, IqrFences, PartitionedCleanPlan, PartitionedFeaturesPlan, ShuffleCleanBatchResult,
-} from '../activities/etl/index.js';
+} from '../activities/steps/index.js';
 
 type Params = Record<string, unknown>;
 interface Work { lake: string; dataset: string; params: Params; version: string; workRel: string }

@@ -4,12 +4,12 @@ import {
   ApplicationFailure, CancellationScope, ActivityFailure, ChildWorkflowFailure, defineQuery, defineSignal, defineUpdate, executeChild, isCancellation,
   proxyActivities, setHandler, setCurrentDetails, upsertSearchAttributes, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
-import type { StepResult } from '../activities/common/step-result.js';
+import type { StepResult } from '../contracts/step-result.js';
 import { validatePipeline, formatPath, type PipelinePlan, type PlannedStep } from './spec/validate.js';
-import type { PipelineSpecInput, RetrySpec } from './spec/schema.js';
-import { progressMarkdown, type PipelineProgress, type StepProgress, type TrainingProgress } from './progress.js';
+import type { PipelineSpecInput, RetrySpec } from '../contracts/spec.js';
+import { progressMarkdown, type PipelineProgress, type StepProgress, type TrainingProgress } from '../contracts/progress.js';
 import { partitionedCleanWorkflow, partitionedFeaturesWorkflow } from './partitioned-step.js';
-import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep, type RunStatus } from './search-attributes.js';
+import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep, type RunStatus } from '../contracts/search-attributes.js';
 
 /** The activities each step kind calls. The worker-side factories are checked against this in test/activity-contract.test.ts. */
 export interface StepActivities {

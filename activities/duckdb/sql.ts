@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
-import { REPO_ROOT } from '../common/config.js';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Quotes an identifier from configuration (a column name) for DuckDB: wrapped in double quotes with embedded
@@ -47,10 +47,10 @@ export function renderSql(template: string, slots: Record<string, string>): stri
   });
 }
 
-/** The SQL templates of one step (`sql/<step>/*.sql`), by file name, read once. Their text is part of the version. */
-export function loadSqlDir(step: string, root = join(REPO_ROOT, 'sql')): Record<string, string> {
-  const dir = join(root, step);
+/** The SQL templates of one step kind (its folder's `sql/*.sql`), by file name, read once. Their text is part of the version. */
+export function loadSqlDir(dir: string | URL): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.sql')).sort()) out[f] = readFileSync(join(dir, f), 'utf8');
+  const path = dir instanceof URL ? fileURLToPath(dir) : dir;
+  for (const f of readdirSync(path).filter((n) => n.endsWith('.sql')).sort()) out[f] = readFileSync(join(path, f), 'utf8');
   return out;
 }

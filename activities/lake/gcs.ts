@@ -2,7 +2,7 @@ import { Storage, type Bucket } from '@google-cloud/storage';
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { badInput, storageUnavailable } from '../common/failures.js';
+import { badInput, storageUnavailable } from '../../contracts/failures.js';
 import { confinePath } from './paths.js';
 import type { Manifest } from './manifest.js';
 import { listLocalFiles, verifyPublished } from './manifest.js';

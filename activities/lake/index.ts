@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { badInput } from '../common/failures.js';
+import { badInput } from '../../contracts/failures.js';
 import { lakeforgeHome } from '../common/config.js';
 import { LocalLake } from './local.js';
 import { GcsLake } from './gcs.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { badInput } from '../common/failures.js';
+import { badInput } from '../../contracts/failures.js';
 import { confinePath } from './paths.js';
 import type { Manifest } from './manifest.js';
 import { verifyPublished } from './manifest.js';

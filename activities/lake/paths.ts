@@ -1,4 +1,4 @@
-import { badInput } from '../common/failures.js';
+import { badInput } from '../../contracts/failures.js';
 
 /**
  * Confines a lake-relative path: the result is a normalised `a/b/c` with no empty, `.` or `..` segment.

@@ -2,8 +2,8 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { loadConfig } from '../../activities/common/config.js';
 import type { PipelinePlan } from '../../workflows/spec/validate.js';
-import type { PipelineSpecInput } from '../../workflows/spec/schema.js';
-import type { PipelineProgress } from '../../workflows/progress.js';
+import type { PipelineSpecInput } from '../../contracts/spec.js';
+import type { PipelineProgress } from '../../contracts/progress.js';
 import { loadPipelineFile } from '../load-spec.js';
 import { startPipeline } from '../sdk.js';
 import { failureMessage, tryProgress } from './runs.js';

@@ -1,8 +1,8 @@
 // status, list, cancel: commands on existing runs. They load only the Temporal client (not the spec validator or
 // the workflow code), and use the query/update names of DESIGN.md §5 ('progress', 'cancel') directly.
 import { WorkflowFailedError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
-import type { PipelineProgress } from '../../workflows/progress.js';
-import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep } from '../../workflows/search-attributes.js';
+import type { PipelineProgress } from '../../contracts/progress.js';
+import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep } from '../../contracts/search-attributes.js';
 import { renderProgress } from '../render/progress.js';
 import {
   CliError, EXIT_FAILED, EXIT_INVALID, EXIT_OK, formatTime, queryString, table, usageError, withClient, workflowUrl, type Connected,

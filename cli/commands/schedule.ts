@@ -1,6 +1,6 @@
 // schedule create|list|describe|pause|unpause|trigger|backfill|delete.
 import { ScheduleOverlapPolicy } from '@temporalio/client';
-import type { PipelineSpecInput } from '../../workflows/spec/schema.js';
+import type { PipelineSpecInput } from '../../contracts/spec.js';
 import {
   OVERLAP_POLICIES, createPipelineSchedule, describePipelineSchedule, listPipelineSchedules, type OverlapPolicy,
 } from '../schedules.js';

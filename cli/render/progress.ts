@@ -1,7 +1,7 @@
 // Live progress of a pipeline run from its `progress` query: one row per step plus a training bar (step, loss,
 // samples/s, ETA). On a TTY the block is redrawn in place with ANSI; otherwise each change is one plain line,
 // so logs and CI output stay readable.
-import { formatDuration, type PipelineProgress, type StepProgress, type StepState, type TrainingProgress } from '../../workflows/progress.js';
+import { formatDuration, type PipelineProgress, type StepProgress, type StepState, type TrainingProgress } from '../../contracts/progress.js';
 
 const ICON: Record<StepState, string> = {
   pending: '·', running: '▶', succeeded: '✔', cached: '♻', failed: '✖', cancelled: '■', skipped: '-',

@@ -1,9 +1,9 @@
 // Turns an untrusted spec into a validated DAG plan, or into errors that each name the field at fault.
 // Pure code: runs in the CLI before anything starts, and again inside pipelineWorkflow.
 import { z } from 'zod';
-import { CleanParamsSchema, FeaturesParamsSchema, RESERVED_LAKE_DIRS, SqlParamsSchema } from '../../activities/etl/params.js';
-import { EvaluateParamsSchema, PromoteParamsSchema, TrainParamsSchema } from '../../activities/training/params.js';
-import { PipelineSpecSchema, type PipelineSpec, type StepKind, type StepSpec } from './schema.js';
+import { CleanParamsSchema, FeaturesParamsSchema, RESERVED_LAKE_DIRS, SqlParamsSchema } from '../../activities/steps/clean/params.js';
+import { EvaluateParamsSchema, PromoteParamsSchema, TrainParamsSchema } from '../../activities/steps/train/params.js';
+import { PipelineSpecSchema, type PipelineSpec, type StepKind, type StepSpec } from '../../contracts/spec.js';
 
 export interface SpecError {
   /** Path into the spec, e.g. ['steps', 2, 'needs', 0]. */

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { badInput, schemaMismatch } from '../common/failures.js';
-import type { StepResult } from '../common/step-result.js';
-import { buildManifest, datasetName, describeFiles, verifyPublished, readManifest, type LakeStorage, type ObjectInfo, type ManifestFile } from '../lake/index.js';
-import { Params, loadSqlDir, quoteIdent, quoteLiteral, renderSql } from '../duckdb/sql.js';
-import { currentControl, queryRows, runStatement, type StepControl } from '../duckdb/run.js';
+import { badInput, schemaMismatch } from '../../../contracts/failures.js';
+import type { StepResult } from '../../../contracts/step-result.js';
+import { buildManifest, datasetName, describeFiles, verifyPublished, readManifest, type LakeStorage, type ObjectInfo, type ManifestFile } from '../../lake/index.js';
+import { Params, loadSqlDir, quoteIdent, quoteLiteral, renderSql } from '../../duckdb/sql.js';
+import { currentControl, queryRows, runStatement, type StepControl } from '../../duckdb/run.js';
 import { CleanParamsSchema, type CleanParams, type ColumnType } from './params.js';
 import {
   type EtlDeps,
@@ -20,11 +20,11 @@ import {
   stepVersion,
   varcharList,
   withConnection,
-} from './common.js';
+} from '../../kernel/etl-common.js';
 
 /** Bumped whenever clean.ts changes what it computes; part of the version (DESIGN.md §2). */
 export const CLEAN_CODE_VERSION = 'clean-1';
-export const CLEAN_SQL = loadSqlDir('clean');
+export const CLEAN_SQL = loadSqlDir(new URL('./sql/', import.meta.url));
 const ROW_GROUP_SIZE = 122_880;
 const REJECT_ROW_GROUP_SIZE = 16_384;
 

@@ -2,12 +2,12 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { badInput, schemaMismatch } from '../common/failures.js';
-import { StepResultSchema, type StepResult } from '../common/step-result.js';
-import { buildManifest, datasetName, describeFiles, readManifest, verifyPublished, type Manifest, type ManifestFile } from '../lake/index.js';
-import { Params, loadSqlDir, quoteIdent, quoteLiteral, renderSql } from '../duckdb/sql.js';
-import { currentControl, queryRows, runStatement, type StepControl } from '../duckdb/run.js';
-import { FeaturesParamsSchema, type FeaturesParams } from './params.js';
+import { badInput, schemaMismatch } from '../../../contracts/failures.js';
+import { StepResultSchema, type StepResult } from '../../../contracts/step-result.js';
+import { buildManifest, datasetName, describeFiles, readManifest, verifyPublished, type Manifest, type ManifestFile } from '../../lake/index.js';
+import { Params, loadSqlDir, quoteIdent, quoteLiteral, renderSql } from '../../duckdb/sql.js';
+import { currentControl, queryRows, runStatement, type StepControl } from '../../duckdb/run.js';
+import { FeaturesParamsSchema, type FeaturesParams } from '../clean/params.js';
 import {
   type EtlDeps,
   cleanDefaultsOf,
@@ -22,11 +22,11 @@ import {
   stepVersion,
   varcharList,
   withConnection,
-} from './common.js';
+} from '../../kernel/etl-common.js';
 
 /** Bumped whenever features.ts changes what it computes; part of the version (DESIGN.md §2). */
 export const FEATURES_CODE_VERSION = 'features-1';
-export const FEATURES_SQL = loadSqlDir('features');
+export const FEATURES_SQL = loadSqlDir(new URL('./sql/', import.meta.url));
 export const SPLITS = ['train', 'val', 'test'] as const;
 
 export const FeaturesInputSchema = z

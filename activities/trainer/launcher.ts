@@ -1,7 +1,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { createInterface } from 'node:readline';
-import type { DoneEvent, ErrorEvent, TrainerEvent } from '../trainer/protocol.js';
-import { TrainerEventSchema } from '../trainer/protocol.js';
+import type { DoneEvent, ErrorEvent, TrainerEvent } from '../../contracts/trainer-protocol.js';
+import { TrainerEventSchema } from '../../contracts/trainer-protocol.js';
 
 export type TrainerMode = 'train' | 'evaluate';
 

@@ -3,17 +3,17 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { badInput, invalidPipeline } from '../common/failures.js';
-import { StepResultSchema, type StepResult } from '../common/step-result.js';
-import { buildManifest, describeFiles, lakeJoin, verifyPublished } from '../lake/index.js';
-import { RunConfigSchema, type RunConfigInput, type TrainerEvent } from '../trainer/protocol.js';
-import { normalizeTask, openLakeFor, parseInput, readInput, stableHash, stageDir, stageSplit, trainerCodeVersion, type ResolvedDeps } from './common.js';
-import type { HistoryPoint } from './history.js';
+import { badInput, invalidPipeline } from '../../../contracts/failures.js';
+import { StepResultSchema, type StepResult } from '../../../contracts/step-result.js';
+import { buildManifest, describeFiles, lakeJoin, verifyPublished } from '../../lake/index.js';
+import { RunConfigSchema, type RunConfigInput, type TrainerEvent } from '../../../contracts/trainer-protocol.js';
+import { normalizeTask, openLakeFor, parseInput, readInput, stableHash, stageDir, stageSplit, trainerCodeVersion, type ResolvedDeps } from '../../kernel/training-common.js';
+import type { HistoryPoint } from '../train/history.js';
 import { renderReport } from './report.js';
-import { currentContext, emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer } from './supervise.js';
-import { stepResult } from './train.js';
-import { EvaluateParamsSchema, type EvaluateParams } from './params.js';
-export { EvaluateParamsSchema, type EvaluateParams } from './params.js';
+import { currentContext, emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer } from '../../trainer/supervise.js';
+import { stepResult } from '../train/activity.js';
+import { EvaluateParamsSchema, type EvaluateParams } from '../train/params.js';
+export { EvaluateParamsSchema, type EvaluateParams } from '../train/params.js';
 
 
 export const EvaluateInputSchema = z.object({

@@ -1,6 +1,6 @@
-import type { LakeStorage } from '../lake/types.js';
-import { lakeJoin } from '../lake/paths.js';
-import type { TrainerEvent } from '../trainer/protocol.js';
+import type { LakeStorage } from '../../lake/types.js';
+import { lakeJoin } from '../../lake/paths.js';
+import type { TrainerEvent } from '../../../contracts/trainer-protocol.js';
 
 /**
  * The run's curve (progress and eval events) across attempts. Each attempt writes its own events next to the run's

@@ -1,7 +1,7 @@
 // The parameters of the train, evaluate and promote steps (a pipeline step's `with:`). Pure zod, so pipeline
 // validation (CLI, SDK and the workflow itself) can check them without loading the activities.
 import { z } from 'zod';
-import { HparamsSchema, ModelSpecSchema, TaskSchema, TokenizerSpecSchema } from '../trainer/protocol.js';
+import { HparamsSchema, ModelSpecSchema, TaskSchema, TokenizerSpecSchema } from '../../../contracts/trainer-protocol.js';
 
 /** The train step's `with:` parameters. `hparams` are the trainer's own (DESIGN.md §4), passed through. */
 export const TrainParamsSchema = z.strictObject({

@@ -148,8 +148,6 @@ export const SqlOutputNameSchema = z
   .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use lowercase letters, digits, "-" and "_" (at most 63)')
   .refine((s) => !(RESERVED_LAKE_DIRS as readonly string[]).includes(s), `reserved for the lake layout (${RESERVED_LAKE_DIRS.join(', ')})`);
 
-/** Built-in steps' templates live here; they hold `{{slots}}` and are not runnable on their own. */
-const TEMPLATE_DIRS = ['sql/clean/', 'sql/features/'];
 
 /**
  * The path of a custom SQL file, relative to the repository root and inside its `sql/` directory. Pure: whether
@@ -164,8 +162,6 @@ export const SqlFilePathSchema = z
   .superRefine((f, ctx) => {
     if (!f.endsWith('.sql')) {
       ctx.addIssue({ code: 'custom', message: `${JSON.stringify(f)} is not a .sql file: use ${SQL_FILE_HINT}` });
-    } else if (TEMPLATE_DIRS.some((d) => f.startsWith(d))) {
-      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(f)} is a template of a built-in step (${TEMPLATE_DIRS.join(', ')}), not a runnable query` });
     }
   });
 

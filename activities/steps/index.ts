@@ -1,7 +1,7 @@
-import type { StepResult } from '../common/step-result.js';
-import { runClean, type CleanInput } from './clean.js';
-import { runFeatures, type FeaturesInput } from './features.js';
-import { runSqlStep, type SqlStepInput } from './sql-step.js';
+import type { StepResult } from '../../contracts/step-result.js';
+import { runClean, type CleanInput } from './clean/activity.js';
+import { runFeatures, type FeaturesInput } from './features/activity.js';
+import { runSqlStep, type SqlStepInput } from './sql/activity.js';
 import {
   cleanBucket,
   cleanFences,
@@ -16,7 +16,7 @@ import {
   type PublishPartitionedCleanInput,
   type ShuffleCleanBatchInput,
   type ShuffleCleanBatchResult,
-} from './partitioned-clean.js';
+} from './clean/partitioned.js';
 import {
   featuresBatch,
   planPartitionedFeatures,
@@ -26,26 +26,26 @@ import {
   type PartitionedFeaturesPlan,
   type PlanPartitionedFeaturesInput,
   type PublishPartitionedFeaturesInput,
-} from './partitioned-features.js';
-import { discardPartitionWork, type DiscardPartitionWorkInput } from './partitions.js';
-import type { IqrFences } from './clean.js';
-import type { EtlDeps } from './common.js';
+} from './features/partitioned.js';
+import { discardPartitionWork, type DiscardPartitionWorkInput } from '../kernel/partitions.js';
+import type { IqrFences } from './clean/activity.js';
+import type { EtlDeps } from '../kernel/etl-common.js';
 
-export { CleanParamsSchema, FeaturesParamsSchema, ColumnSpecSchema, ColumnTypeSchema, NullPolicySchema, TaskSchema } from './params.js';
-export { PartitionsSchema, SqlParamsSchema, RESERVED_LAKE_DIRS } from './params.js';
-export type { CleanParams, CleanParamsInput, FeaturesParams, FeaturesParamsInput, ColumnType, SqlParams, SqlParamsInput } from './params.js';
-export { CleanInputSchema, CLEAN_CODE_VERSION, CLEAN_SQL, buildCleanSql } from './clean.js';
-export type { CleanInput } from './clean.js';
-export type { PartitionedCleanPlan, CleanBucketResult, ShuffleCleanBatchResult } from './partitioned-clean.js';
-export { FeaturesPartitionsSchema } from './params.js';
-export type { PartitionedFeaturesPlan, FeaturesBatchResult } from './partitioned-features.js';
-export type { IqrFences } from './clean.js';
-export { FeaturesInputSchema, FEATURES_CODE_VERSION, FEATURES_SQL, SPLITS, buildFeaturesSql } from './features.js';
-export type { FeaturesInput, FeaturesManifestExtra } from './features.js';
-export { SqlStepInputSchema, SQL_STEP_CODE_VERSION } from './sql-step.js';
-export type { SqlStepInput } from './sql-step.js';
-export { lookupSqlFile, readSqlFile } from './sql-file.js';
-export type { EtlDeps } from './common.js';
+export { CleanParamsSchema, FeaturesParamsSchema, ColumnSpecSchema, ColumnTypeSchema, NullPolicySchema, TaskSchema } from './clean/params.js';
+export { PartitionsSchema, SqlParamsSchema, RESERVED_LAKE_DIRS } from './clean/params.js';
+export type { CleanParams, CleanParamsInput, FeaturesParams, FeaturesParamsInput, ColumnType, SqlParams, SqlParamsInput } from './clean/params.js';
+export { CleanInputSchema, CLEAN_CODE_VERSION, CLEAN_SQL, buildCleanSql } from './clean/activity.js';
+export type { CleanInput } from './clean/activity.js';
+export type { PartitionedCleanPlan, CleanBucketResult, ShuffleCleanBatchResult } from './clean/partitioned.js';
+export { FeaturesPartitionsSchema } from './clean/params.js';
+export type { PartitionedFeaturesPlan, FeaturesBatchResult } from './features/partitioned.js';
+export type { IqrFences } from './clean/activity.js';
+export { FeaturesInputSchema, FEATURES_CODE_VERSION, FEATURES_SQL, SPLITS, buildFeaturesSql } from './features/activity.js';
+export type { FeaturesInput, FeaturesManifestExtra } from './features/activity.js';
+export { SqlStepInputSchema, SQL_STEP_CODE_VERSION } from './sql/activity.js';
+export type { SqlStepInput } from './sql/activity.js';
+export { lookupSqlFile, readSqlFile } from './sql/file.js';
+export type { EtlDeps } from '../kernel/etl-common.js';
 
 /**
  * The ETL activities (task queue `lakeforge-etl`), bound to one worker's DuckDB instance. Register the returned

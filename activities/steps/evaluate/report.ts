@@ -1,4 +1,4 @@
-import type { HistoryPoint } from './history.js';
+import type { HistoryPoint } from '../train/history.js';
 
 /**
  * report.html: one self-contained file (inline CSS and SVG, no script, no CDN) that opens anywhere, including from

@@ -1,5 +1,5 @@
 // The run's observable state: the `progress` query's answer and the Web UI's current-details table.
-import type { StepResult } from '../activities/common/step-result.js';
+import type { StepResult } from './step-result.js';
 
 export type StepState = 'pending' | 'running' | 'succeeded' | 'cached' | 'failed' | 'cancelled' | 'skipped';
 

@@ -9,10 +9,10 @@ import { copyFile, link, rm } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { z } from 'zod';
-import { badInput, invalidPipeline } from '../common/failures.js';
+import { badInput, invalidPipeline } from '../../contracts/failures.js';
 import { LocalLake, lakeJoin, type LakeStorage, type ObjectInfo } from '../lake/index.js';
 import type { StepControl } from '../duckdb/run.js';
-import { openStepLake, parseInput, type EtlDeps } from './common.js';
+import { openStepLake, parseInput, type EtlDeps } from './etl-common.js';
 
 export const WORK_ROOT = '_work';
 

@@ -1,7 +1,7 @@
 // The pipeline spec (YAML or the TS builder) as zod schemas. Pure zod: bundled into workflows too,
 // so a spec that reaches a worker through a schedule is validated again there.
 import { z } from 'zod';
-import { ColumnSpecSchema } from '../../activities/etl/params.js';
+import { ColumnSpecSchema } from '../activities/steps/clean/params.js';
 
 export const STEP_KINDS = ['clean', 'features', 'train', 'evaluate', 'promote', 'sql'] as const;
 export type StepKind = (typeof STEP_KINDS)[number];

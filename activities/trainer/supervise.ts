@@ -1,8 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
-import { badInput, preempted, schemaMismatch, trainerCrashed } from '../common/failures.js';
-import type { TrainerEvent } from '../trainer/protocol.js';
-import { TrainerExitCode } from '../trainer/protocol.js';
+import { badInput, preempted, schemaMismatch, trainerCrashed } from '../../contracts/failures.js';
+import type { TrainerEvent } from '../../contracts/trainer-protocol.js';
+import { TrainerExitCode } from '../../contracts/trainer-protocol.js';
 import { launchTrainer, type TrainerExit, type TrainerMode } from './launcher.js';
 import type { Slot } from './slots.js';
 

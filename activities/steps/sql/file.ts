@@ -2,9 +2,9 @@
 // Node I/O: used by the activity and by the CLI/SDK before a run starts, never by workflow code.
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute, sep } from 'node:path';
-import { REPO_ROOT } from '../common/config.js';
-import { invalidPipeline } from '../common/failures.js';
-import { SqlFilePathSchema } from './params.js';
+import { REPO_ROOT } from '../../common/config.js';
+import { invalidPipeline } from '../../../contracts/failures.js';
+import { SqlFilePathSchema } from '../clean/params.js';
 
 export type SqlFileLookup = { ok: true; path: string; text: string } | { ok: false; message: string };
 

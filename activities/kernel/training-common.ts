@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig, REPO_ROOT } from '../common/config.js';
-import { badInput, invalidPipeline } from '../common/failures.js';
-import type { StepResult } from '../common/step-result.js';
+import { badInput, invalidPipeline } from '../../contracts/failures.js';
+import type { StepResult } from '../../contracts/step-result.js';
 import type { LakeStorage, Manifest, OpenLakeOptions } from '../lake/index.js';
 import { lakeJoin, openLake, readManifest } from '../lake/index.js';
-import type { Task, TrainerEvent } from '../trainer/protocol.js';
-import { SlotAllocator, resolveSlots } from './slots.js';
+import type { Task, TrainerEvent } from '../../contracts/trainer-protocol.js';
+import { SlotAllocator, resolveSlots } from '../trainer/slots.js';
 import type { z } from 'zod';
 
 /** What the GPU activities need from their worker. Everything has a default for the embedded setup. */

@@ -15,18 +15,18 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { badInput, invalidPipeline } from '../common/failures.js';
-import type { StepResult } from '../common/step-result.js';
-import { datasetName, describeFiles, lakeJoin, type ObjectInfo } from '../lake/index.js';
-import { quoteLiteral } from '../duckdb/sql.js';
-import { currentControl, queryRows, runStatement } from '../duckdb/run.js';
+import { badInput, invalidPipeline } from '../../../contracts/failures.js';
+import type { StepResult } from '../../../contracts/step-result.js';
+import { datasetName, describeFiles, lakeJoin, type ObjectInfo } from '../../lake/index.js';
+import { quoteLiteral } from '../../duckdb/sql.js';
+import { currentControl, queryRows, runStatement } from '../../duckdb/run.js';
 import { CleanParamsSchema, type CleanParams } from './params.js';
 import {
   buildCleanSql, checkCleanInput, cleanVersion, computeClean, iqrFences, paramsFor, publishClean, publishedClean,
   type CleanOutcome, type IqrFences,
-} from './clean.js';
-import { mapReadError, openStepLake, parquetRows, parquetSchema, parseInput, varcharList, withConnection, type EtlDeps } from './common.js';
-import { WorkKeySchema, cutBatches, gatherParts, pad, removeTmp, stagePlanned, workArea } from './partitions.js';
+} from './activity.js';
+import { mapReadError, openStepLake, parquetRows, parquetSchema, parseInput, varcharList, withConnection, type EtlDeps } from '../../kernel/etl-common.js';
+import { WorkKeySchema, cutBatches, gatherParts, pad, removeTmp, stagePlanned, workArea } from '../../kernel/partitions.js';
 
 const Base = z.object({ lake: z.string().optional(), dataset: z.string().min(1), params: CleanParamsSchema });
 

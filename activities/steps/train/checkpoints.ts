@@ -1,8 +1,8 @@
 import { copyFileSync, linkSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import type { LakeStorage } from '../lake/types.js';
-import { lakeJoin } from '../lake/paths.js';
+import type { LakeStorage } from '../../lake/types.js';
+import { lakeJoin } from '../../lake/paths.js';
 
 /**
  * Trainer checkpoints in the lake: `checkpoints/<runId>/<step>/step-N/` (DESIGN.md §2).

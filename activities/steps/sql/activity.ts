@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { BIGINT, BOOLEAN, DOUBLE, LIST, StatementType, VARCHAR, listValue, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { ApplicationFailure } from '@temporalio/common';
-import { badInput, invalidPipeline } from '../common/failures.js';
-import { StepResultSchema, type StepResult } from '../common/step-result.js';
-import { buildManifest, datasetName, describeFiles, lakeJoin, readManifest, verifyPublished } from '../lake/index.js';
-import { quoteIdent, quoteLiteral } from '../duckdb/sql.js';
-import { currentControl, queryRows, runStatement, type StepControl } from '../duckdb/run.js';
-import { SqlParamsSchema, type SqlParamValue } from './params.js';
-import { readSqlFile } from './sql-file.js';
+import { badInput, invalidPipeline } from '../../../contracts/failures.js';
+import { StepResultSchema, type StepResult } from '../../../contracts/step-result.js';
+import { buildManifest, datasetName, describeFiles, lakeJoin, readManifest, verifyPublished } from '../../lake/index.js';
+import { quoteIdent, quoteLiteral } from '../../duckdb/sql.js';
+import { currentControl, queryRows, runStatement, type StepControl } from '../../duckdb/run.js';
+import { SqlParamsSchema, type SqlParamValue } from '../clean/params.js';
+import { readSqlFile } from './file.js';
 import {
   type CleanDefaults,
   type EtlDeps,
@@ -27,7 +27,7 @@ import {
   stepResultFromManifest,
   stepVersion,
   withConnection,
-} from './common.js';
+} from '../../kernel/etl-common.js';
 
 /** Bumped whenever sql-step.ts changes what it computes; part of the version (DESIGN.md §2). */
 export const SQL_STEP_CODE_VERSION = 'sql-1';

@@ -3,9 +3,9 @@ import { z } from 'zod';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { listValue } from '@duckdb/node-api';
 import { ApplicationFailure } from '@temporalio/common';
-import { badInput, invalidPipeline } from '../common/failures.js';
+import { badInput, invalidPipeline } from '../../contracts/failures.js';
 import { loadConfig } from '../common/config.js';
-import type { StepResult } from '../common/step-result.js';
+import type { StepResult } from '../../contracts/step-result.js';
 import { openLake, verifyPublished, type LakeStorage, type Manifest, type ObjectInfo, MANIFEST_FILE, lakeJoin } from '../lake/index.js';
 import { queryRows, type StepControl } from '../duckdb/run.js';
 

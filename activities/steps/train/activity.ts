@@ -2,14 +2,14 @@ import { log } from '@temporalio/activity';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { badInput, invalidPipeline } from '../common/failures.js';
-import { StepResultSchema, type StepResult } from '../common/step-result.js';
-import type { LakeStorage } from '../lake/index.js';
-import { buildManifest, describeFiles, lakeJoin, MANIFEST_FILE, verifyPublished } from '../lake/index.js';
+import { badInput, invalidPipeline } from '../../../contracts/failures.js';
+import { StepResultSchema, type StepResult } from '../../../contracts/step-result.js';
+import type { LakeStorage } from '../../lake/index.js';
+import { buildManifest, describeFiles, lakeJoin, MANIFEST_FILE, verifyPublished } from '../../lake/index.js';
 import {
   RunConfigSchema,
   type RunConfigInput, type TrainerEvent,
-} from '../trainer/protocol.js';
+} from '../../../contracts/trainer-protocol.js';
 import {
   CheckpointUploader, checkpointsPrefix, listLakeCheckpoints, listLocalCheckpoints, pruneLakeCheckpoints, restoreCheckpoint,
   TRAINER_STATE_FILE,
@@ -17,9 +17,9 @@ import {
 import {
   featuresLabels, featuresTask, modelName, openLakeFor, parseInput, readInput, stableHash, stageSplit,
   trainerCodeVersion, type ResolvedDeps,
-} from './common.js';
+} from '../../kernel/training-common.js';
 import { saveAttemptHistory, stitchedHistory, toPoint, type HistoryPoint } from './history.js';
-import { currentContext, emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer, type TrainHeartbeat } from './supervise.js';
+import { currentContext, emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer, type TrainHeartbeat } from '../../trainer/supervise.js';
 import { TrainParamsSchema, type TrainParams, type TrainParamsInput } from './params.js';
 export { TrainParamsSchema, type TrainParams, type TrainParamsInput } from './params.js';
 

@@ -1,17 +1,17 @@
-import type { StepResult } from '../common/step-result.js';
+import type { StepResult } from '../../contracts/step-result.js';
 import { loadConfig } from '../common/config.js';
-import { resolveDeps, type GpuActivityDeps } from './common.js';
-import { evaluate, type EvaluateInput } from './evaluate.js';
-import { promote, type PromoteInput } from './promote.js';
-import { train, type TrainInput } from './train.js';
+import { resolveDeps, type GpuActivityDeps } from '../kernel/training-common.js';
+import { evaluate, type EvaluateInput } from './evaluate/activity.js';
+import { promote, type PromoteInput } from './promote/activity.js';
+import { train, type TrainInput } from './train/activity.js';
 
-export { TrainParamsSchema, TrainInputSchema, type TrainParams, type TrainParamsInput, type TrainInput } from './train.js';
-export { EvaluateParamsSchema, EvaluateInputSchema, type EvaluateParams, type EvaluateInput } from './evaluate.js';
-export { PromoteParamsSchema, PromoteInputSchema, ChampionSchema, readChampion, championRel, type PromoteParams, type PromoteInput, type Champion } from './promote.js';
-export type { TrainHeartbeat } from './supervise.js';
-export type { GpuActivityDeps } from './common.js';
-export { SlotAllocator, resolveSlots, parseGpuSpec, CPU_SLOT, type Slot } from './slots.js';
-export { liveTrainerPids, preemptAllTrainers } from './launcher.js';
+export { TrainParamsSchema, TrainInputSchema, type TrainParams, type TrainParamsInput, type TrainInput } from './train/activity.js';
+export { EvaluateParamsSchema, EvaluateInputSchema, type EvaluateParams, type EvaluateInput } from './evaluate/activity.js';
+export { PromoteParamsSchema, PromoteInputSchema, ChampionSchema, readChampion, championRel, type PromoteParams, type PromoteInput, type Champion } from './promote/activity.js';
+export type { TrainHeartbeat } from '../trainer/supervise.js';
+export type { GpuActivityDeps } from '../kernel/training-common.js';
+export { SlotAllocator, resolveSlots, parseGpuSpec, CPU_SLOT, type Slot } from '../trainer/slots.js';
+export { liveTrainerPids, preemptAllTrainers } from '../trainer/launcher.js';
 
 /** Promotion reads the evaluation and writes champion.json: lake I/O only, so the ETL queue serves it by default. */
 export function createPromoteActivities(deps: Pick<GpuActivityDeps, 'home' | 'lakeOptions'> = {}) {

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { badInput, invalidPipeline } from '../common/failures.js';
-import { StepResultSchema, type StepResult } from '../common/step-result.js';
-import type { LakeStorage } from '../lake/index.js';
-import { lakeJoin, MANIFEST_FILE, readManifest } from '../lake/index.js';
-import { modelName, openLakeFor, parseInput, readInput, type ResolvedDeps } from './common.js';
-import { PromoteParamsSchema, type PromoteParams } from './params.js';
-export { PromoteParamsSchema, type PromoteParams } from './params.js';
+import { badInput, invalidPipeline } from '../../../contracts/failures.js';
+import { StepResultSchema, type StepResult } from '../../../contracts/step-result.js';
+import type { LakeStorage } from '../../lake/index.js';
+import { lakeJoin, MANIFEST_FILE, readManifest } from '../../lake/index.js';
+import { modelName, openLakeFor, parseInput, readInput, type ResolvedDeps } from '../../kernel/training-common.js';
+import { PromoteParamsSchema, type PromoteParams } from '../train/params.js';
+export { PromoteParamsSchema, type PromoteParams } from '../train/params.js';
 
 
 export const PromoteInputSchema = z.object({
