@@ -16,7 +16,7 @@ import { createDuckDb } from '../activities/duckdb/instance.js';
 import { buildCleanSql, buildFeaturesSql, CleanParamsSchema, createEtlActivities } from '../activities/steps/index.js';
 import { openLake, readManifest } from '../activities/lake/index.js';
 import { generateTextClassification, TEXT_CLEAN_PARAMS, TEXT_FEATURES_PARAMS } from '../examples/generate-lib.js';
-import type { FeaturesParams } from '../activities/steps/clean/params.js';
+import type { FeaturesParams } from '../activities/steps/features/params.js';
 import { listValue } from '@duckdb/node-api';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '10000000' }, 'skip-pandas': { type: 'boolean', default: false } } });
@@ -51,11 +51,11 @@ for (const tree of ['clean', 'rejects', 'features']) rmSync(join(lakeDir, tree, 
 const acts = createEtlActivities({ duckdb, home, defaultLake: lakeUri });
 log('(a) activities: clean');
 let t = performance.now();
-const c = await acts.clean({ lake: lakeUri, dataset, params: TEXT_CLEAN_PARAMS as never });
+const c = await acts.clean({ lake: lakeUri, dataset, step: 'clean', runId: 'test', inputs: {}, params: TEXT_CLEAN_PARAMS as never });
 const aCleanS = secs(t);
 log(`(a) clean ${aCleanS.toFixed(1)}s; features`);
 t = performance.now();
-const f = await acts.features({ lake: lakeUri, dataset, input: c, params: TEXT_FEATURES_PARAMS as never });
+const f = await acts.features({ lake: lakeUri, dataset, step: 'features', runId: 'test', inputs: { input: c }, params: TEXT_FEATURES_PARAMS as never });
 const aFeaturesS = secs(t);
 const aS = aCleanS + aFeaturesS;
 log(`(a) features ${aFeaturesS.toFixed(1)}s`);

@@ -15,7 +15,7 @@ import { connectClient, connectWorker } from '../activities/common/temporal-conn
 import { createDuckDb } from '../activities/duckdb/instance.js';
 import { createEtlActivities } from '../activities/steps/index.js';
 import { gpuActivities } from '../workers/gpu-activities.js';
-import { createPromoteActivities } from '../activities/steps/training-index.js';
+import { createPromoteActivities } from '../activities/steps/index.js';
 import { openLake } from '../activities/lake/index.js';
 import { generateTextClassification } from '../examples/generate-lib.js';
 import { loadPipelineFile } from '../cli/load-spec.js';

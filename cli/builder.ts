@@ -2,8 +2,13 @@
 // It produces exactly the object a YAML file would parse to; startPipeline validates it the same way.
 import type { PipelineSpecInput } from '../contracts/spec.js';
 import type { CleanParamsInput, FeaturesParamsInput, SqlParamsInput } from '../activities/steps/index.js';
-import type { TrainParamsInput, EvaluateParams, PromoteParams } from '../activities/steps/training-index.js';
+import type { TrainParamsInput, EvaluateParams, PromoteParams } from '../activities/steps/index.js';
 
+import type { z } from 'zod';
+import type { REGISTRY, StepKind } from '../activities/steps/registry.js';
+
+/** A kind's `with:` as the registry declares it. */
+export type ParamsOf<K extends StepKind> = z.input<(typeof REGISTRY)[K]['params']>;
 type DatasetInput = PipelineSpecInput['dataset'];
 type StepOptions = { needs?: string[]; retry?: PipelineSpecInput['defaults'] extends infer D ? D extends { retry?: infer R } ? R : never : never; timeout?: string; queue?: string; summary?: string };
 
@@ -18,25 +23,30 @@ export class PipelineBuilder {
   lake(uri: string): this { this.spec.lake = uri; return this; }
   model(name: string): this { this.spec.model = name; return this; }
 
-  clean(name: string, params: Partial<CleanParamsInput> = {}, opts: StepOptions = {}): this {
-    return this.push({ name, uses: 'clean', with: params as Record<string, unknown>, ...opts });
-  }
-  features(name: string, params: FeaturesParamsInput, opts: StepOptions & { needs: string[] }): this {
-    return this.push({ name, uses: 'features', with: params as Record<string, unknown>, ...opts });
-  }
-  train(name: string, params: TrainParamsInput, opts: StepOptions & { needs: string[]; model?: string }): this {
-    return this.push({ name, uses: 'train', with: params as Record<string, unknown>, ...opts });
-  }
-  evaluate(name: string, params: Partial<EvaluateParams> = {}, opts: StepOptions & { needs: string[] }): this {
-    return this.push({ name, uses: 'evaluate', with: params as Record<string, unknown>, ...opts });
-  }
-  promote(name: string, params: Pick<PromoteParams, 'metric' | 'threshold'> & Partial<PromoteParams>, opts: StepOptions & { needs: string[] }): this {
-    return this.push({ name, uses: 'promote', with: params as Record<string, unknown>, ...opts });
+  /** A step of any registered kind, its params typed by the kind's schema. */
+  step<K extends StepKind>(kind: K, name: string, params: Partial<ParamsOf<K>>, opts: StepOptions & { model?: string } = {}): this {
+    return this.push({ name, uses: kind, with: params as Record<string, unknown>, ...opts } as PipelineSpecInput['steps'][number]);
   }
 
+  // One shorthand per built-in kind.
+  clean(name: string, params: Partial<ParamsOf<'clean'>> = {}, opts: StepOptions = {}): this {
+    return this.step('clean', name, params, opts);
+  }
+  features(name: string, params: ParamsOf<'features'>, opts: StepOptions & { needs: string[] }): this {
+    return this.step('features', name, params, opts);
+  }
+  train(name: string, params: ParamsOf<'train'>, opts: StepOptions & { needs: string[]; model?: string }): this {
+    return this.step('train', name, params, opts);
+  }
+  evaluate(name: string, params: Partial<ParamsOf<'evaluate'>> = {}, opts: StepOptions & { needs: string[] }): this {
+    return this.step('evaluate', name, params, opts);
+  }
+  promote(name: string, params: ParamsOf<'promote'>, opts: StepOptions & { needs: string[] }): this {
+    return this.step('promote', name, params, opts);
+  }
   /** A custom SQL step: `file` under sql/, a SELECT over the view `input` (the one ETL step it needs). */
-  sql(name: string, params: SqlParamsInput, opts: StepOptions & { needs: string[] }): this {
-    return this.push({ name, uses: 'sql', with: params as Record<string, unknown>, ...opts });
+  sql(name: string, params: ParamsOf<'sql'>, opts: StepOptions & { needs: string[] }): this {
+    return this.step('sql', name, params, opts);
   }
 
   build(): PipelineSpecInput {

@@ -4,7 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../activities/common/config.js';
 import { validatePipeline } from '../workflows/spec/validate.js';
 import type { PipelineSpecInput } from '../contracts/spec.js';
-import { pipelineWorkflow, progressQuery, cancelUpdate, type PipelineInput } from '../workflows/pipeline.js';
+// The workflow by type only: the client never loads workflow code.
+import type { pipelineWorkflow, PipelineInput } from '../workflows/pipeline.js';
+import { cancelUpdate, progressQuery } from '../contracts/messages.js';
 import type { PipelineProgress } from '../contracts/progress.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus } from '../contracts/search-attributes.js';
 import { InvalidPipelineError, sqlFileErrors } from './load-spec.js';
@@ -61,7 +63,7 @@ export function pipelineStartAction(spec: PipelineSpecInput, opts: StartPipeline
 export async function startPipeline(client: Client, spec: PipelineSpecInput, opts: StartPipelineOptions = {}): Promise<PipelineHandle> {
   const runKey = opts.runKey ?? defaultRunKey();
   const action = pipelineStartAction(spec, { ...opts, runKey });
-  return client.workflow.start(pipelineWorkflow, {
+  return client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
     workflowId: pipelineWorkflowId(action.plan.spec.name, runKey),
     taskQueue: action.taskQueue,
     args: [action.input],

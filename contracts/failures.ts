@@ -1,42 +1,64 @@
+// The failure taxonomy (docs/design.md#failures): every failure lakeforge raises is an ApplicationFailure with one of
+// these types. Whether it is retried is decided here and nowhere else: the workflow's nonRetryableErrorTypes and the
+// CLI's "your input" vs "lakeforge's bug" wording both read this file. Pure: bundled into workflows.
 import { ApplicationFailure } from '@temporalio/common';
 
-/** The failure types of DESIGN.md §3. The first three are never worth retrying. */
 export const FailureType = {
+  /** Corrupt or unreadable file, wrong types, an empty dataset: the user's data. */
   BadInput: 'BadInput',
+  /** Missing or renamed columns. */
   SchemaMismatch: 'SchemaMismatch',
+  /** Cycle, unknown step, bad parameters: the user's pipeline. */
   InvalidPipeline: 'InvalidPipeline',
+  /** lakeforge's own check failed (conservation, a plan/version mismatch): a bug, never the user's input. */
+  InvariantViolated: 'InvariantViolated',
+  /** The trainer process died. */
   TrainerCrashed: 'TrainerCrashed',
+  /** The trainer checkpointed and exited (SIGTERM, worker shutdown). */
   Preempted: 'Preempted',
+  /** The lake could not be reached. */
   StorageUnavailable: 'StorageUnavailable',
+  /** A resource limit was hit (e.g. DuckDB's memory limit); the message names the setting to raise. */
+  ResourceExhausted: 'ResourceExhausted',
+  /** The pipeline ends with this when one of its steps failed for good; the step's failure is the cause. */
+  StepFailed: 'StepFailed',
+  /** The pipeline ends with this when it was cancelled by request. */
+  Cancelled: 'Cancelled',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
+/** What retrying cannot fix. The workflow's activity retry policies use exactly this list. */
 export const NON_RETRYABLE_TYPES: FailureType[] = [
   FailureType.BadInput,
   FailureType.SchemaMismatch,
   FailureType.InvalidPipeline,
+  FailureType.InvariantViolated,
+  FailureType.StepFailed,
+  FailureType.Cancelled,
 ];
 
-export function badInput(message: string, details?: Record<string, unknown>): ApplicationFailure {
-  return ApplicationFailure.create({ type: FailureType.BadInput, message, nonRetryable: true, details: details ? [details] : undefined });
+/** The types that are the user's to fix (input or pipeline), as opposed to lakeforge's or the infrastructure's. */
+export const USER_FAILURE_TYPES: FailureType[] = [FailureType.BadInput, FailureType.SchemaMismatch, FailureType.InvalidPipeline];
+
+type Details = Record<string, unknown>;
+
+function failure(type: FailureType, message: string, details?: Details, cause?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: NON_RETRYABLE_TYPES.includes(type),
+    details: details ? [details] : undefined,
+    cause: cause instanceof Error ? cause : undefined,
+  });
 }
 
-export function schemaMismatch(message: string, details?: Record<string, unknown>): ApplicationFailure {
-  return ApplicationFailure.create({ type: FailureType.SchemaMismatch, message, nonRetryable: true, details: details ? [details] : undefined });
-}
-
-export function invalidPipeline(message: string, details?: Record<string, unknown>): ApplicationFailure {
-  return ApplicationFailure.create({ type: FailureType.InvalidPipeline, message, nonRetryable: true, details: details ? [details] : undefined });
-}
-
-export function storageUnavailable(message: string, cause?: unknown): ApplicationFailure {
-  return ApplicationFailure.create({ type: FailureType.StorageUnavailable, message, nonRetryable: false, cause: cause instanceof Error ? cause : undefined });
-}
-
-export function trainerCrashed(message: string, details?: Record<string, unknown>): ApplicationFailure {
-  return ApplicationFailure.create({ type: FailureType.TrainerCrashed, message, nonRetryable: false, details: details ? [details] : undefined });
-}
-
-export function preempted(message: string, details?: Record<string, unknown>): ApplicationFailure {
-  return ApplicationFailure.create({ type: FailureType.Preempted, message, nonRetryable: false, details: details ? [details] : undefined });
-}
+export const badInput = (message: string, details?: Details) => failure(FailureType.BadInput, message, details);
+export const schemaMismatch = (message: string, details?: Details) => failure(FailureType.SchemaMismatch, message, details);
+export const invalidPipeline = (message: string, details?: Details) => failure(FailureType.InvalidPipeline, message, details);
+export const invariantViolated = (message: string, details?: Details) => failure(FailureType.InvariantViolated, message, details);
+export const storageUnavailable = (message: string, cause?: unknown) => failure(FailureType.StorageUnavailable, message, undefined, cause);
+export const trainerCrashed = (message: string, details?: Details) => failure(FailureType.TrainerCrashed, message, details);
+export const preempted = (message: string, details?: Details) => failure(FailureType.Preempted, message, details);
+export const resourceExhausted = (message: string, details?: Details) => failure(FailureType.ResourceExhausted, message, details);
+export const stepFailed = (message: string, cause?: unknown) => failure(FailureType.StepFailed, message, undefined, cause);
+export const cancelled = (message: string) => failure(FailureType.Cancelled, message);

@@ -3,8 +3,8 @@
 import { z } from 'zod';
 import { ColumnSpecSchema } from '../activities/steps/clean/params.js';
 
-export const STEP_KINDS = ['clean', 'features', 'train', 'evaluate', 'promote', 'sql'] as const;
-export type StepKind = (typeof STEP_KINDS)[number];
+import { REGISTRY, STEP_KINDS, type StepKind } from '../activities/steps/registry.js';
+export { STEP_KINDS, type StepKind } from '../activities/steps/registry.js';
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use lowercase letters, digits, "-" and "_" (at most 63)');
 const duration = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'a duration such as "30s", "10m" or "2h"')]);
@@ -32,15 +32,15 @@ const stepBase = {
 
 const loose = z.record(z.string(), z.unknown());
 
-export const StepSpecSchema = z.discriminatedUnion('uses', [
-  z.strictObject({ ...stepBase, uses: z.literal('clean'), with: loose.default({}) }),
-  z.strictObject({ ...stepBase, uses: z.literal('features'), with: loose.default({}) }),
-  z.strictObject({ ...stepBase, uses: z.literal('train'), model: name.optional(), with: loose.default({}) }),
-  z.strictObject({ ...stepBase, uses: z.literal('evaluate'), with: loose.default({}) }),
-  z.strictObject({ ...stepBase, uses: z.literal('promote'), with: loose.default({}) }),
-  /** A custom query from the repository's sql/ directory over the output of one upstream ETL step. */
-  z.strictObject({ ...stepBase, uses: z.literal('sql'), with: loose.default({}) }),
-]);
+/** One step: `uses` names a kind of the registry; `with` is checked against that kind's params by the validator. */
+export const StepSpecSchema = z.discriminatedUnion('uses', STEP_KINDS.map((k) =>
+  z.strictObject({
+    ...stepBase,
+    uses: z.literal(k),
+    ...(REGISTRY[k].model === 'own' ? { model: name.optional() } : {}),
+    with: loose.default({}),
+  })) as unknown as [StepVariant, ...StepVariant[]]);
+type StepVariant = z.ZodObject<typeof stepBase & { uses: z.ZodLiteral<StepKind>; model?: z.ZodOptional<typeof name>; with: z.ZodDefault<typeof loose> }>;
 export type StepSpec = z.infer<typeof StepSpecSchema>;
 
 export const DatasetSpecSchema = z.strictObject({

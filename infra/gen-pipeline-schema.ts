@@ -8,21 +8,18 @@ import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { PipelineSpecSchema, StepSpecSchema } from '../contracts/spec.js';
-import { FeaturesParamsSchema, SqlParamsSchema } from '../activities/steps/clean/params.js';
-import { EvaluateParamsSchema, PromoteParamsSchema, TrainParamsSchema } from '../activities/steps/train/params.js';
+import { REGISTRY } from '../activities/steps/registry.js';
 
 export const PIPELINE_SCHEMA_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'pipelines', 'pipeline.schema.json');
 
 export function renderPipelineSchema(): string {
-  const [clean, features, train, evaluate, promote, sql] = StepSpecSchema.options;
-  const steps = z.discriminatedUnion('uses', [
-    clean,
-    features.extend({ with: FeaturesParamsSchema }),
-    train.extend({ with: TrainParamsSchema }),
-    evaluate.extend({ with: EvaluateParamsSchema.optional() }),
-    promote.extend({ with: PromoteParamsSchema }),
-    sql.extend({ with: SqlParamsSchema }),
-  ]);
+  // Each kind's `with:` from the registry; clean's stays open, since the dataset declaration fills its defaults.
+  const options = StepSpecSchema.options.map((o) => {
+    const def = REGISTRY[o.shape.uses.value];
+    if (def.defaults) return o;
+    return o.extend({ with: def.params.safeParse({}).success ? def.params.optional() : def.params });
+  });
+  const steps = z.discriminatedUnion('uses', options as unknown as [typeof options[number], ...typeof options[number][]]);
   const editor = PipelineSpecSchema.extend({ steps: z.array(steps).min(1) });
   const schema = z.toJSONSchema(editor, { io: 'input', unrepresentable: 'any' });
   return JSON.stringify({ title: 'lakeforge pipeline', ...schema }, null, 2) + '\n';

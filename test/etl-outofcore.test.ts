@@ -42,10 +42,10 @@ describe('out-of-core: clean + features with memory_limit = 100MB', () => {
 
     const stages: string[] = [];
     const acts = createEtlActivities({ duckdb, home: tl.home, control: () => ({ heartbeat: (d) => { const s = (d as { stage?: string })?.stage; if (s && stages[stages.length - 1] !== s) { stages.push(s); process.stderr.write(`[out-of-core] ${new Date().toISOString()} ${s}\n`); } }, signal: undefined }) });
-    const c = await acts.clean({ lake: tl.uri, dataset: 'big', params: TEXT_CLEAN_PARAMS as never });
+    const c = await acts.clean({ lake: tl.uri, dataset: 'big', step: 'clean', runId: 'test', inputs: {}, params: TEXT_CLEAN_PARAMS as never });
     expect(c.metrics).toMatchObject({ rows_in: ROWS });
     expect(c.metrics!.rows_clean + c.metrics!.rows_rejected).toBe(ROWS);
-    const f = await acts.features({ lake: tl.uri, dataset: 'big', input: c, params: TEXT_FEATURES_PARAMS as never });
+    const f = await acts.features({ lake: tl.uri, dataset: 'big', step: 'features', runId: 'test', inputs: { input: c }, params: TEXT_FEATURES_PARAMS as never });
     expect(f.rows).toBe(c.rows);
     expect(f.metrics!.rows_train + f.metrics!.rows_val + f.metrics!.rows_test).toBe(c.rows);
   }, 600_000);

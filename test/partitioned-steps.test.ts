@@ -104,8 +104,8 @@ describe('partitioned clean and features (child workflows, map/reduce over ETL w
   it('gives the single-activity results exactly, retries a failed partition alone, spreads over both workers, then hits the cache', async () => {
     const cleanParams = { ...PARTITION_CLEAN_PARAMS, partitions: CLEAN_PARTITIONS };
     const reference = createEtlActivities({ duckdb, home: single.home });
-    const whole = await reference.clean({ lake: single.uri, dataset: 'news', params: PARTITION_CLEAN_PARAMS as never });
-    const wholeFeatures = await reference.features({ lake: single.uri, dataset: 'news', input: whole, params: FEATURES_PARAMS as never });
+    const whole = await reference.clean({ lake: single.uri, dataset: 'news', step: 'clean', runId: 'test', inputs: {}, params: PARTITION_CLEAN_PARAMS as never });
+    const wholeFeatures = await reference.features({ lake: single.uri, dataset: 'news', step: 'features', runId: 'test', inputs: { input: whole }, params: FEATURES_PARAMS as never });
 
     const taskQueue = uniqueTaskQueue('etl-parted');
     // Worker A in this process (it also runs workflows): the first clean map and the first features batch it gets
@@ -187,8 +187,8 @@ describe('partitioned clean and features (child workflows, map/reduce over ETL w
       expect((featuresManifest as { labelMap?: unknown }).labelMap).toEqual({ business: 0, sci_tech: 1, sports: 2, world: 3 });
 
       // One version per step whatever the layout: the single-activity steps over the same lake are cache hits.
-      expect(await acts.clean({ lake: parted.uri, dataset: 'news', params: PARTITION_CLEAN_PARAMS as never })).toMatchObject({ cached: true, version: clean.version });
-      expect(await acts.features({ lake: parted.uri, dataset: 'news', input: clean, params: FEATURES_PARAMS as never })).toMatchObject({ cached: true, version: features.version });
+      expect(await acts.clean({ lake: parted.uri, dataset: 'news', step: 'clean', runId: 'test', inputs: {}, params: PARTITION_CLEAN_PARAMS as never })).toMatchObject({ cached: true, version: clean.version });
+      expect(await acts.features({ lake: parted.uri, dataset: 'news', step: 'features', runId: 'test', inputs: { input: clean }, params: FEATURES_PARAMS as never })).toMatchObject({ cached: true, version: features.version });
       expect(await parted.lake.list('_work')).toEqual([]);
       // The re-run: both steps cache hits of the same versions.
       expect(again.r.steps.clean).toMatchObject({ cached: true, version: clean.version });
@@ -269,8 +269,8 @@ describe('partitioned clean and features (child workflows, map/reduce over ETL w
     try {
       for (const tl of [a, b]) await generatePartitionedNews({ lake: tl.lake, conn, files: 12, rows: 1_200 });
       const reference = createEtlActivities({ duckdb: db, home: a.home, gcsApiEndpoint: endpoint });
-      const whole = await reference.clean({ lake: a.uri, dataset: 'news', params: PARTITION_CLEAN_PARAMS as never });
-      const wholeFeatures = await reference.features({ lake: a.uri, dataset: 'news', input: whole, params: FEATURES_PARAMS as never });
+      const whole = await reference.clean({ lake: a.uri, dataset: 'news', step: 'clean', runId: 'test', inputs: {}, params: PARTITION_CLEAN_PARAMS as never });
+      const wholeFeatures = await reference.features({ lake: a.uri, dataset: 'news', step: 'features', runId: 'test', inputs: { input: whole }, params: FEATURES_PARAMS as never });
 
       const taskQueue = uniqueTaskQueue('etl-parted-gcs');
       const acts = createEtlActivities({ duckdb: db, home: b.home, gcsApiEndpoint: endpoint });
@@ -301,7 +301,7 @@ describe('partitioned clean and features (child workflows, map/reduce over ETL w
       };
       expect(await same(await local(a, whole), await local(b, clean))).toBe(0);
       expect(await same(await local(a, wholeFeatures), await local(b, features))).toBe(0);
-      expect(await acts.clean({ lake: b.uri, dataset: 'news', params: PARTITION_CLEAN_PARAMS as never })).toMatchObject({ cached: true, version: clean.version });
+      expect(await acts.clean({ lake: b.uri, dataset: 'news', step: 'clean', runId: 'test', inputs: {}, params: PARTITION_CLEAN_PARAMS as never })).toMatchObject({ cached: true, version: clean.version });
       expect(await b.lake.list('_work')).toEqual([]);
     } finally {
       db.closeSync();

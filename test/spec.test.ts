@@ -21,7 +21,7 @@ describe('pipeline spec validation', () => {
       const plan = loadPipelineFile(f);
       expect(plan.steps.map((s) => s.name)).toEqual(['clean', 'features', 'train', 'evaluate', 'promote']);
       const evaluate = plan.steps.find((s) => s.kind === 'evaluate')!;
-      expect(evaluate).toMatchObject({ inputStep: 'train', featuresStep: 'features' });
+      expect(evaluate).toMatchObject({ inputs: { trained: 'train', features: 'features' } });
     }
   });
 
@@ -119,9 +119,9 @@ describe('custom SQL steps (uses: sql)', () => {
       ['clean', 'clean'], ['long-texts', 'sql'], ['features', 'features'], ['train', 'train'], ['evaluate', 'evaluate'], ['promote', 'promote'],
     ]);
     const sql = plan.steps[1];
-    expect(sql).toMatchObject({ inputStep: 'clean', params: { file: 'sql/custom/drop_short_texts.sql', params: { min_words: 8 }, output: 'short-texts-dropped' } });
-    expect(plan.steps[2].inputStep).toBe('long-texts');
-    expect(plan.steps.find((s) => s.kind === 'evaluate')).toMatchObject({ featuresStep: 'features' });
+    expect(sql).toMatchObject({ inputs: { input: 'clean' }, params: { file: 'sql/custom/drop_short_texts.sql', params: { min_words: 8 }, output: 'short-texts-dropped' } });
+    expect(plan.steps[2].inputs.input).toBe('long-texts');
+    expect(plan.steps.find((s) => s.kind === 'evaluate')).toMatchObject({ inputs: { features: 'features' } });
 
     const spec = withSql();
     delete spec.steps[1].with.output;

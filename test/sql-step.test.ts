@@ -68,7 +68,7 @@ beforeAll(async () => {
   deps = { duckdb, home: tl.home, defaultLake: tl.uri, sqlRoot };
   acts = createEtlActivities(deps);
   await generateTextClassification({ lake: tl.lake, dataset: 'news', rows: 800, seed: 11 });
-  clean = await acts.clean({ lake: tl.uri, dataset: 'news', params: TEXT_CLEAN_PARAMS as never });
+  clean = await acts.clean({ lake: tl.uri, dataset: 'news', step: 'clean', runId: 'test', inputs: {}, params: TEXT_CLEAN_PARAMS as never });
   cleanRows = await readRows(conn, tl.lake, tl.lake.relative(clean.uri));
 });
 
@@ -80,7 +80,7 @@ afterAll(async () => {
 });
 
 const sqlInput = (file: string, params: Record<string, unknown> = {}, output = 'custom', input: StepResult = clean) =>
-  ({ lake: tl.uri, dataset: 'news', input, params: { file: `sql/custom/${file}`, params, output } }) as never;
+  ({ lake: tl.uri, dataset: 'news', step: 'sql', runId: 'test', inputs: { input }, params: { file: `sql/custom/${file}`, params, output } }) as never;
 
 async function manifestOf(r: StepResult): Promise<Manifest> {
   return (await readManifest(tl.lake, tl.lake.relative(r.uri)))!;
@@ -211,7 +211,7 @@ describe('the sql activity', () => {
     expect(unused.type).toBe('InvalidPipeline');
     expect(unused.message).toMatch(/with\.params: "min_word" is not used by sql\/custom\/min_words\.sql \(it uses: \$min_words\)/);
 
-    const outside = await failureOf(acts.sql({ lake: tl.uri, dataset: 'news', input: clean, params: { file: '../etc/passwd.sql', output: 'x' } } as never));
+    const outside = await failureOf(acts.sql({ lake: tl.uri, dataset: 'news', step: 'sql', runId: 'test', inputs: { input: clean }, params: { file: '../etc/passwd.sql', output: 'x' } } as never));
     expect(outside.type).toBe('InvalidPipeline');
     expect(outside.message).toMatch(/params\.file: "\.\.\/etc\/passwd\.sql" is outside sql\//);
   });
@@ -228,7 +228,7 @@ describe('the sql activity', () => {
     // per_label.sql keeps the label but not the key column.
     expect((await manifestOf(second)).cleanDefaults).toEqual({ labels: { column: 'label', values: TEXT_LABELS } });
 
-    const features = await acts.features({ lake: tl.uri, dataset: 'news', input: clean, params: TEXT_FEATURES_PARAMS as never });
+    const features = await acts.features({ lake: tl.uri, dataset: 'news', step: 'features', runId: 'test', inputs: { input: clean }, params: TEXT_FEATURES_PARAMS as never });
     const bySplit = await acts.sql(sqlInput('by_split.sql', {}, 'by-split', features));
     const counts = await readRows(conn, tl.lake, tl.lake.relative(bySplit.uri), { orderBy: 'split' });
     const fm = (await manifestOf(features)) as Manifest & { splits: Record<string, number> };
@@ -243,9 +243,9 @@ describe('the sql activity on a gs:// lake (emulator)', () => {
       const gdeps: EtlDeps = { duckdb, home: gl.home, defaultLake: gl.uri, gcsApiEndpoint: gl.gcsApiEndpoint, sqlRoot };
       const g = createEtlActivities(gdeps);
       await generateTextClassification({ lake: gl.lake, dataset: 'news', rows: 300, seed: 5 });
-      const gclean = await g.clean({ lake: gl.uri, dataset: 'news', params: TEXT_CLEAN_PARAMS as never });
+      const gclean = await g.clean({ lake: gl.uri, dataset: 'news', step: 'clean', runId: 'test', inputs: {}, params: TEXT_CLEAN_PARAMS as never });
       const input = (file: string, params: Record<string, unknown>, output: string, from: StepResult) =>
-        ({ lake: gl.uri, dataset: 'news', input: from, params: { file: `sql/custom/${file}`, params, output } }) as never;
+        ({ lake: gl.uri, dataset: 'news', step: 'sql', runId: 'test', inputs: { input: from }, params: { file: `sql/custom/${file}`, params, output } }) as never;
       const r = await g.sql(input('min_words.sql', { min_words: 6 }, 'long-texts', gclean));
       expect(r.uri).toBe(`${gl.uri}/long-texts/news/${r.version}`);
       const rows = await readRows(conn, gl.lake, gl.lake.relative(r.uri));
@@ -253,7 +253,7 @@ describe('the sql activity on a gs:// lake (emulator)', () => {
       expect(rows.every((x) => String(x.text).trim().split(/\s+/).length >= 6)).toBe(true);
       expect(await g.sql(input('min_words.sql', { min_words: 6 }, 'long-texts', gclean))).toEqual({ ...r, cached: true });
 
-      const features = await g.features({ lake: gl.uri, dataset: 'news', input: r, params: TEXT_FEATURES_PARAMS as never });
+      const features = await g.features({ lake: gl.uri, dataset: 'news', step: 'features', runId: 'test', inputs: { input: r }, params: TEXT_FEATURES_PARAMS as never });
       const bySplit = await g.sql(input('by_split.sql', {}, 'by-split', features));
       const counts = await readRows(conn, gl.lake, gl.lake.relative(bySplit.uri), { orderBy: 'split' });
       const fm = (await readManifest(gl.lake, gl.lake.relative(features.uri))) as Manifest & { splits: Record<string, number> };
@@ -271,7 +271,7 @@ describe('the sql activity on a gs:// lake (emulator)', () => {
 describe('features over a sql step', () => {
   it('featurizes the sql output as it would clean data, with the clean step key and label set', async () => {
     const filtered = await acts.sql(sqlInput('labels.sql', { labels: ['sports', 'world'], evil: '', tag: 't' }, 'two-labels'));
-    const features = await acts.features({ lake: tl.uri, dataset: 'news', input: filtered, params: TEXT_FEATURES_PARAMS as never });
+    const features = await acts.features({ lake: tl.uri, dataset: 'news', step: 'features', runId: 'test', inputs: { input: filtered }, params: TEXT_FEATURES_PARAMS as never });
     const m = (await manifestOf(features)) as Manifest & { labels: string[]; rowKey: unknown; splits: Record<string, number> };
     expect(m.inputs).toEqual([filtered.version]);
     expect(features.rows).toBe(filtered.rows);
@@ -285,7 +285,7 @@ describe('features over a sql step', () => {
   it('fails with SchemaMismatch naming the column when the sql step dropped one features needs', async () => {
     const noLabel = await acts.sql(sqlInput('no_label.sql', {}, 'no-label'));
     const before = await tl.lake.list('features/news');
-    const f = await failureOf(acts.features({ lake: tl.uri, dataset: 'news', input: noLabel, params: TEXT_FEATURES_PARAMS as never }));
+    const f = await failureOf(acts.features({ lake: tl.uri, dataset: 'news', step: 'features', runId: 'test', inputs: { input: noLabel }, params: TEXT_FEATURES_PARAMS as never }));
     expect(f).toMatchObject({ type: 'SchemaMismatch', nonRetryable: true });
     expect(f.message).toMatch(/features needs column "label", which .*no-label\/news\/.* does not have \(it has: id, text\)/);
     expect(await tl.lake.list('features/news')).toEqual(before);

@@ -8,7 +8,7 @@ import { connectTestServer, uniqueTaskQueue } from './helpers/temporal.js';
 import { makeLocalLake, type TestLake } from './fixtures/lake-helpers.js';
 import { publishFeatures, tinyTrainParams, TRAINER_PYTHON } from './fixtures/training-helpers.js';
 import { buildManifest, lakeJoin, MANIFEST_FILE } from '../activities/lake/index.js';
-import { createGpuActivities, CPU_SLOT, readChampion, SlotAllocator } from '../activities/steps/training-index.js';
+import { createGpuActivities, CPU_SLOT, readChampion, SlotAllocator } from '../activities/steps/index.js';
 import type { StepResult } from '../contracts/step-result.js';
 import type { TrainingTestArgs } from './fixtures/training-workflows.js';
 

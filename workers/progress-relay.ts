@@ -3,8 +3,8 @@
 // visible to a workflow.) Throttled: one signal per step every few seconds keeps the history small.
 import { Context } from '@temporalio/activity';
 import type { TrainerEvent } from '../contracts/trainer-protocol.js';
-import type { TrainerEventContext } from '../activities/kernel/training-common.js';
-import { stepProgressSignal } from '../workflows/pipeline.js';
+import type { TrainerEventContext } from '../activities/trainer/deps.js';
+import { stepProgressSignal } from '../contracts/messages.js';
 
 export function trainingProgressRelay(minIntervalMs = 5_000) {
   const lastSent = new Map<string, number>();

@@ -1,25 +1,23 @@
 // pipelineWorkflow: runs a validated pipeline spec as a DAG of step activities (DESIGN.md §1, §5).
 // Deterministic: activities are imported as types only; time comes from the workflow clock.
 import {
-  ApplicationFailure, CancellationScope, ActivityFailure, ChildWorkflowFailure, defineQuery, defineSignal, defineUpdate, executeChild, isCancellation,
+  ApplicationFailure, CancellationScope, ActivityFailure, ChildWorkflowFailure, executeChild, isCancellation,
   proxyActivities, setHandler, setCurrentDetails, upsertSearchAttributes, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
+// Types only: the activities' real signatures, so a call that no longer matches them fails tsc.
+import type { StepActivities } from '../activities/steps/activities.js';
 import type { StepResult } from '../contracts/step-result.js';
+import type { StepInput } from '../contracts/step-input.js';
+import { FailureType, NON_RETRYABLE_TYPES } from '../contracts/failures.js';
+import { cancelUpdate, progressQuery, stepProgressSignal } from '../contracts/messages.js';
+import { REGISTRY, type StepKind } from '../activities/steps/registry.js';
 import { validatePipeline, formatPath, type PipelinePlan, type PlannedStep } from './spec/validate.js';
 import type { PipelineSpecInput, RetrySpec } from '../contracts/spec.js';
-import { progressMarkdown, type PipelineProgress, type StepProgress, type TrainingProgress } from '../contracts/progress.js';
+import { progressMarkdown, type PipelineProgress, type StepProgress } from '../contracts/progress.js';
 import { partitionedCleanWorkflow, partitionedFeaturesWorkflow } from './partitioned-step.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep, type RunStatus } from '../contracts/search-attributes.js';
 
-/** The activities each step kind calls. The worker-side factories are checked against this in test/activity-contract.test.ts. */
-export interface StepActivities {
-  clean(input: { lake: string; dataset: string; params: Record<string, unknown> }): Promise<StepResult>;
-  features(input: { lake: string; dataset: string; input: StepResult; params: Record<string, unknown> }): Promise<StepResult>;
-  train(input: { lake: string; runId: string; step: string; model: string; features: StepResult; params: Record<string, unknown> }): Promise<StepResult>;
-  evaluate(input: { lake: string; model: string; trained: StepResult; features: StepResult; params: Record<string, unknown> }): Promise<StepResult>;
-  promote(input: { lake: string; model: string; evaluated: StepResult; params: Record<string, unknown> }): Promise<StepResult>;
-  sql(input: { lake: string; dataset: string; input: StepResult; params: Record<string, unknown> }): Promise<StepResult>;
-}
+export { cancelUpdate, progressQuery, stepProgressSignal } from '../contracts/messages.js';
 
 export interface PipelineInput {
   spec: PipelineSpecInput;
@@ -39,39 +37,26 @@ export interface PipelineOutput {
   steps: Record<string, StepResult>;
 }
 
-export const progressQuery = defineQuery<PipelineProgress>('progress');
-export const cancelUpdate = defineUpdate<{ cancelled: boolean; reason: string }, [string]>('cancel');
-/** Sent by long-running activities (train) with their latest heartbeat details. */
-export const stepProgressSignal = defineSignal<[{ step: string; progress: TrainingProgress }]>('stepProgress');
-
-const NON_RETRYABLE = ['BadInput', 'SchemaMismatch', 'InvalidPipeline'];
-const QUEUE_KIND: Record<PlannedStep['kind'], 'etl' | 'gpu'> = {
-  clean: 'etl', features: 'etl', train: 'gpu', evaluate: 'gpu', promote: 'etl', // promote only reads and writes the lake: no GPU slot for it
-  sql: 'etl',
-};
 const DEFAULT_QUEUES = { etl: 'lakeforge-etl', gpu: 'lakeforge-gpu' };
-const DEFAULT_TIMEOUT: Record<PlannedStep['kind'], string> = {
-  clean: '2h', features: '2h', train: '48h', evaluate: '6h', promote: '10m', sql: '2h',
-};
 
 function activityOptions(step: PlannedStep, plan: PipelinePlan, queues: PipelineInput['queues']): ActivityOptions {
   const retry: RetrySpec = { ...plan.spec.defaults?.retry, ...step.spec.retry };
-  const long = step.kind === 'train' || step.kind === 'evaluate';
+  const def = REGISTRY[step.kind];
   return {
-    taskQueue: step.spec.queue ?? queues?.[QUEUE_KIND[step.kind]] ?? DEFAULT_QUEUES[QUEUE_KIND[step.kind]],
-    startToCloseTimeout: (step.spec.timeout ?? plan.spec.defaults?.timeout ?? DEFAULT_TIMEOUT[step.kind]) as ActivityOptions['startToCloseTimeout'],
+    taskQueue: step.spec.queue ?? queues?.[def.queue] ?? DEFAULT_QUEUES[def.queue],
+    startToCloseTimeout: (step.spec.timeout ?? plan.spec.defaults?.timeout ?? def.timeout) as ActivityOptions['startToCloseTimeout'],
     // Every step heartbeats every few seconds (training per progress event, DuckDB while a statement runs); a
-    // silent minute means the worker is gone and the step is retried elsewhere. ETL gets longer for slow staging.
-    heartbeatTimeout: (step.spec.heartbeatTimeout ?? plan.spec.defaults?.heartbeatTimeout ?? (long ? '60s' : '2m')) as ActivityOptions['heartbeatTimeout'],
+    // silent heartbeat timeout means the worker is gone and the step is retried elsewhere.
+    heartbeatTimeout: (step.spec.heartbeatTimeout ?? plan.spec.defaults?.heartbeatTimeout ?? def.heartbeatTimeout) as ActivityOptions['heartbeatTimeout'],
     // Let a cancelled trainer write its checkpoint before the workflow moves on.
     cancellationType: 'WAIT_CANCELLATION_COMPLETED' as ActivityOptions['cancellationType'],
     summary: step.spec.summary ?? `${step.kind} · ${step.name}${step.model ? ` · model ${step.model}` : ''}`,
     retry: {
-      maximumAttempts: retry.maximumAttempts ?? (long ? 10 : 5),
+      maximumAttempts: retry.maximumAttempts ?? def.retry.maximumAttempts,
       initialInterval: (retry.initialInterval ?? '2s') as never,
       backoffCoefficient: retry.backoffCoefficient ?? 2,
       maximumInterval: (retry.maximumInterval ?? '2m') as never,
-      nonRetryableErrorTypes: NON_RETRYABLE,
+      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
     },
   };
 }
@@ -95,11 +80,16 @@ function effectiveRunKey(input: PipelineInput, pipeline: string): string {
   return id.startsWith(`${prefix}${input.runKey}-`) ? id.slice(prefix.length) : input.runKey;
 }
 
+/** One activity per kind, named as the kind: the dispatch is the registry's, the input type the activity's own. */
+function callStep<K extends StepKind>(acts: StepActivities, kind: K, input: StepInput<K>): Promise<StepResult> {
+  return (acts[kind] as (i: StepInput<K>) => Promise<StepResult>)(input);
+}
+
 export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOutput> {
   const validated = validatePipeline(input.spec);
   if (!validated.ok) {
     const message = validated.errors.map((e) => `${formatPath(e.path)}: ${e.message}`).join('; ');
-    throw ApplicationFailure.create({ type: 'InvalidPipeline', nonRetryable: true, message: `invalid pipeline: ${message}`, details: [validated.errors] });
+    throw ApplicationFailure.create({ type: FailureType.InvalidPipeline, nonRetryable: true, message: `invalid pipeline: ${message}`, details: [validated.errors] });
   }
   const plan = validated.plan;
   const runKey = effectiveRunKey(input, plan.spec.name);
@@ -151,35 +141,15 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
   const runStep = async (step: PlannedStep): Promise<StepResult> => {
     const acts = proxyActivities<StepActivities>(activityOptions(step, plan, input.queues));
     const runId = `${plan.spec.name}-${runKey}`.replace(/[^A-Za-z0-9_.-]/g, '_');
-    switch (step.kind) {
-      case 'clean':
-        if (step.params.partitions) {
-          // Fanned out over the ETL workers by a child workflow; its id names the run and the step.
-          return executeChild(partitionedCleanWorkflow, {
-            workflowId: `${workflowInfo().workflowId}/${step.name}`,
-            taskQueue: activityOptions(step, plan, input.queues).taskQueue,
-            args: [{ lake, dataset, params: step.params, activity: activityOptions(step, plan, input.queues) }],
-          });
-        }
-        return acts.clean({ lake, dataset, params: step.params });
-      case 'features':
-        if (step.params.partitions) {
-          return executeChild(partitionedFeaturesWorkflow, {
-            workflowId: `${workflowInfo().workflowId}/${step.name}`,
-            taskQueue: activityOptions(step, plan, input.queues).taskQueue,
-            args: [{ lake, dataset, input: results[step.inputStep!], params: step.params, activity: activityOptions(step, plan, input.queues) }],
-          });
-        }
-        return acts.features({ lake, dataset, input: results[step.inputStep!], params: step.params });
-      case 'train':
-        return acts.train({ lake, runId, step: step.name, model: step.model!, features: results[step.inputStep!], params: step.params });
-      case 'evaluate':
-        return acts.evaluate({ lake, model: step.model!, trained: results[step.inputStep!], features: results[step.featuresStep!], params: step.params });
-      case 'promote':
-        return acts.promote({ lake, model: step.model!, evaluated: results[step.inputStep!], params: step.params });
-      case 'sql':
-        return acts.sql({ lake, dataset, input: results[step.inputStep!], params: step.params });
+    const inputs = Object.fromEntries(Object.entries(step.inputs).map(([role, from]) => [role, results[from]]));
+    if (REGISTRY[step.kind].partitioned && step.params.partitions) {
+      // Fanned out over the queue's workers by a child workflow; its id names the run and the step.
+      const options = activityOptions(step, plan, input.queues);
+      const child = { workflowId: `${workflowInfo().workflowId}/${step.name}`, taskQueue: options.taskQueue };
+      if (step.kind === 'clean') return executeChild(partitionedCleanWorkflow, { ...child, args: [{ lake, dataset, params: step.params, activity: options }] });
+      return executeChild(partitionedFeaturesWorkflow, { ...child, args: [{ lake, dataset, input: inputs.input, params: step.params, activity: options }] });
     }
+    return callStep(acts, step.kind, { lake, dataset, step: step.name, runId, ...(step.model ? { model: step.model } : {}), inputs, params: step.params } as StepInput<typeof step.kind>);
   };
 
   let firstFailure: { step: string; error: unknown } | undefined;
@@ -237,7 +207,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
   for (const s of progress.steps) if (s.state === 'pending') s.state = 'skipped';
   if (cancelReason) {
     setStatus('cancelled');
-    throw ApplicationFailure.create({ type: 'Cancelled', nonRetryable: true, message: `pipeline ${plan.spec.name} cancelled: ${cancelReason}` });
+    throw ApplicationFailure.create({ type: FailureType.Cancelled, nonRetryable: true, message: `pipeline ${plan.spec.name} cancelled: ${cancelReason}` });
   }
   if (firstFailure && isCancellation(firstFailure.error)) {
     // Cancelled from outside (Web UI, `temporal workflow cancel`): end as a cancelled run.
@@ -247,7 +217,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
   if (firstFailure) {
     setStatus('failed');
     throw ApplicationFailure.create({
-      type: 'StepFailed', nonRetryable: true,
+      type: FailureType.StepFailed, nonRetryable: true,
       message: `step "${firstFailure.step}" failed: ${describeFailure(firstFailure.error)}`,
       cause: firstFailure.error instanceof Error ? firstFailure.error : undefined,
     });

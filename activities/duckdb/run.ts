@@ -1,23 +1,6 @@
 import type { DuckDBConnection, DuckDBMaterializedResult, DuckDBType, DuckDBValue } from '@duckdb/node-api';
-import { Context } from '@temporalio/activity';
-
-/**
- * What a step needs from its surroundings while DuckDB works: a heartbeat and a cancellation signal.
- * Inside a Temporal activity these come from Context.current(); called directly (tests, benchmarks) they are inert.
- */
-export interface StepControl {
-  heartbeat(details?: unknown): void;
-  signal: AbortSignal | undefined;
-}
-
-export function currentControl(): StepControl {
-  try {
-    const ctx = Context.current();
-    return { heartbeat: (d) => ctx.heartbeat(d), signal: ctx.cancellationSignal };
-  } catch {
-    return { heartbeat: () => {}, signal: undefined };
-  }
-}
+import type { StepControl } from '../kernel/context.js';
+export { currentControl, type StepControl } from '../kernel/context.js';
 
 /** Heartbeats this often while a statement runs (Temporal throttles further to its heartbeat timeout). */
 const HEARTBEAT_MS = 2_000;

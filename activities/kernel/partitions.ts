@@ -5,14 +5,14 @@
 // fanning workflow's run id), at paths fixed by the partition's number: a retried activity overwrites exactly what
 // its failed attempt may have left (each write goes to a temporary name and is renamed, or is one GCS object write),
 // and any ETL worker can read what another wrote. `_work/` is no output of DESIGN.md §2: readers never look there.
-import { copyFile, link, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { z } from 'zod';
-import { badInput, invalidPipeline } from '../../contracts/failures.js';
-import { LocalLake, lakeJoin, type LakeStorage, type ObjectInfo } from '../lake/index.js';
-import type { StepControl } from '../duckdb/run.js';
-import { openStepLake, parseInput, type EtlDeps } from './etl-common.js';
+import { invalidPipeline, invariantViolated } from '../../contracts/failures.js';
+import { lakeJoin, type LakeStorage } from '../lake/index.js';
+import type { StepControl } from './context.js';
+import { openStepLake, parseInput, type LakeDeps } from './input.js';
 
 export const WORK_ROOT = '_work';
 
@@ -33,23 +33,6 @@ export function cutBatches<T>(items: T[], filesPerTask: number): T[][] {
 }
 
 /**
- * Stages a batch's objects for DuckDB, refusing any that changed since the plan listed them (a batch must read
- * exactly what the step's version was computed from).
- */
-export async function stagePlanned(lake: LakeStorage, control: StepControl, planned: ObjectInfo[]): Promise<{ local: string; uri: string; size: number }[]> {
-  const out: { local: string; uri: string; size: number }[] = [];
-  for (const p of planned) {
-    const o = await lake.stat(p.path);
-    if (!o || o.generation !== p.generation || o.size !== p.size) {
-      throw badInput(`${lake.uri(p.path)} ${o ? 'changed' : 'disappeared'} while the step ran: re-run the step`, { file: lake.uri(p.path) });
-    }
-    out.push({ local: await lake.stage(o), uri: lake.uri(o.path), size: o.size });
-    control.heartbeat({ stage: 'stage-input', staged: out.length, files: planned.length });
-  }
-  return out;
-}
-
-/**
  * Places work-area objects into a local work directory to publish: hard links on a local lake (same filesystem, no
  * copy), staged copies on GCS. `parts` maps lake-relative sources to paths inside the work directory.
  */
@@ -59,16 +42,8 @@ export async function gatherParts(lake: LakeStorage, control: StepControl, workD
     const dest = join(workDir, ...to.split('/'));
     await mkdir(dirname(dest), { recursive: true });
     const o = await lake.stat(from);
-    if (!o) throw new Error(`partition output ${lake.uri(from)} is missing from the work area`);
-    if (lake instanceof LocalLake) {
-      try {
-        await link(lake.abs(from), dest);
-      } catch {
-        await copyFile(lake.abs(from), dest);
-      }
-    } else {
-      await copyFile(await lake.stage(o), dest);
-    }
+    if (!o) throw invariantViolated(`partition output ${lake.uri(from)} is missing from the work area`);
+    await lake.copyToLocal(o, dest);
     if (++n % 50 === 0) control.heartbeat({ stage: 'gather', parts: n, of: parts.length });
   }
 }
@@ -77,7 +52,7 @@ export const DiscardPartitionWorkInputSchema = z.object({ lake: z.string().optio
 export type DiscardPartitionWorkInput = z.input<typeof DiscardPartitionWorkInputSchema>;
 
 /** Drops a partitioned step's work area (after a failure or a cancellation; publish drops it on success). */
-export async function discardPartitionWork(deps: EtlDeps, raw: unknown): Promise<void> {
+export async function discardPartitionWork(deps: LakeDeps, raw: unknown): Promise<void> {
   const input = parseInput(DiscardPartitionWorkInputSchema, raw, 'discard partition work');
   const rel = lakeJoin(input.workRel);
   if (!rel.startsWith(`${WORK_ROOT}/`) || rel.split('/').length !== 5) throw invalidPipeline(`${rel} is not a partition work area`);

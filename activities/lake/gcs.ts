@@ -1,6 +1,6 @@
 import { Storage, type Bucket } from '@google-cloud/storage';
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { badInput, storageUnavailable } from '../../contracts/failures.js';
 import { confinePath } from './paths.js';
@@ -173,6 +173,10 @@ export class GcsLake implements LakeStorage {
       throw err;
     }
     return local;
+  }
+
+  async copyToLocal(obj: ObjectInfo, dest: string): Promise<void> {
+    await copyFile(await this.stage(obj), dest);
   }
 
   async createWorkDir(destRel: string): Promise<string> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { badInput } from '../../contracts/failures.js';
@@ -130,6 +130,14 @@ export class LocalLake implements LakeStorage {
 
   async stage(obj: ObjectInfo): Promise<string> {
     return this.abs(obj.path);
+  }
+
+  async copyToLocal(obj: ObjectInfo, dest: string): Promise<void> {
+    try {
+      await link(this.abs(obj.path), dest);
+    } catch {
+      await copyFile(this.abs(obj.path), dest);
+    }
   }
 
   async createWorkDir(destRel: string): Promise<string> {

@@ -1,4 +1,4 @@
-import { badInput } from '../../contracts/failures.js';
+import { badInput, invalidPipeline } from '../../contracts/failures.js';
 
 /**
  * Confines a lake-relative path: the result is a normalised `a/b/c` with no empty, `.` or `..` segment.
@@ -31,5 +31,12 @@ export function lakeJoin(...segments: string[]): string {
 export function datasetName(name: string): string {
   const p = confinePath(name, 'dataset');
   if (p.includes('/') || p.startsWith('.')) throw badInput(`dataset ${JSON.stringify(name)} must be a single path segment not starting with "."`);
+  return p;
+}
+
+/** A model name is one lake path segment. */
+export function modelName(name: string): string {
+  const p = lakeJoin(name);
+  if (p.includes('/') || p.startsWith('.')) throw invalidPipeline(`model ${JSON.stringify(name)} must be a single path segment not starting with "."`);
   return p;
 }

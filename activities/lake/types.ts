@@ -36,6 +36,11 @@ export interface LakeStorage {
    * cache keyed by object generation on GCS (an unchanged object is fetched once, a changed one again).
    */
   stage(obj: ObjectInfo): Promise<string>;
+  /**
+   * Places an object at a local path for a work directory: a hard link on a local lake (same filesystem, no copy;
+   * a copy across filesystems), a copy of the staged download on GCS.
+   */
+  copyToLocal(obj: ObjectInfo, dest: string): Promise<void>;
   /** A fresh, unique local directory to compute an output for `destRel` into (a hidden sibling on a local lake). */
   createWorkDir(destRel: string): Promise<string>;
   /** Drops a work directory that will not be published. */

@@ -1,7 +1,8 @@
-// status, list, cancel: commands on existing runs. They load only the Temporal client (not the spec validator or
-// the workflow code), and use the query/update names of DESIGN.md §5 ('progress', 'cancel') directly.
+// status, list, cancel: commands on existing runs. They load only the Temporal client and the message definitions
+// of contracts/messages.ts (not the spec validator or the workflow code).
 import { WorkflowFailedError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import type { PipelineProgress } from '../../contracts/progress.js';
+import { cancelUpdate, progressQuery } from '../../contracts/messages.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep } from '../../contracts/search-attributes.js';
 import { renderProgress } from '../render/progress.js';
 import {
@@ -14,7 +15,7 @@ const RUN_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
 /** Answers the `progress` query, or undefined when no worker answers within `ms` (none polling, not started yet). */
 export async function tryProgress(c: Connected, handle: WorkflowHandle, ms: number): Promise<{ progress?: PipelineProgress; error?: string }> {
   try {
-    return { progress: await c.connection.withDeadline(Date.now() + ms, () => handle.query<PipelineProgress>('progress')) };
+    return { progress: await c.connection.withDeadline(Date.now() + ms, () => handle.query(progressQuery)) };
   } catch (err) {
     return { error: (err as Error).message };
   }
@@ -119,7 +120,7 @@ export async function cancelCommand(id: string, opts: { reason?: string; timeout
     if (d.status.name !== 'RUNNING') throw new CliError(`run ${id} is not running (${d.status.name})`, EXIT_INVALID);
     let answer: { cancelled: boolean; reason: string };
     try {
-      answer = await c.connection.withDeadline(Date.now() + timeoutS * 1000, () => handle.executeUpdate<{ cancelled: boolean; reason: string }, [string]>('cancel', { args: [opts.reason ?? 'cancelled from the lakeforge CLI'] }));
+      answer = await c.connection.withDeadline(Date.now() + timeoutS * 1000, () => handle.executeUpdate(cancelUpdate, { args: [opts.reason ?? 'cancelled from the lakeforge CLI'] }));
     } catch (err) {
       if (/deadline/i.test((err as Error).message)) {
         throw new CliError(`no worker accepted the cancel of ${id} within ${timeoutS}s (is a worker polling task queue ${d.taskQueue}?)`, EXIT_FAILED, { cause: err });

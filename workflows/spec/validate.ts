@@ -1,15 +1,10 @@
 // Turns an untrusted spec into a validated DAG plan, or into errors that each name the field at fault.
 // Pure code: runs in the CLI before anything starts, and again inside pipelineWorkflow.
-import { z } from 'zod';
-import { CleanParamsSchema, FeaturesParamsSchema, RESERVED_LAKE_DIRS, SqlParamsSchema } from '../../activities/steps/clean/params.js';
-import { EvaluateParamsSchema, PromoteParamsSchema, TrainParamsSchema } from '../../activities/steps/train/params.js';
-import { PipelineSpecSchema, type PipelineSpec, type StepKind, type StepSpec } from '../../contracts/spec.js';
-
-export interface SpecError {
-  /** Path into the spec, e.g. ['steps', 2, 'needs', 0]. */
-  path: (string | number)[];
-  message: string;
-}
+import { REGISTRY, type StepKind } from '../../activities/steps/registry.js';
+import type { SpecError } from '../../contracts/spec-error.js';
+import type { InputRole, StepDefinition } from '../../contracts/step-kind.js';
+import { PipelineSpecSchema, type PipelineSpec, type StepSpec } from '../../contracts/spec.js';
+export type { SpecError } from '../../contracts/spec-error.js';
 
 export interface PlannedStep {
   name: string;
@@ -19,10 +14,8 @@ export interface PlannedStep {
   params: Record<string, unknown>;
   /** For train/evaluate/promote: the model name this step works on. */
   model?: string;
-  /** The needed step that provides this kind's input (clean or sql for features, features for train, ...). */
-  inputStep?: string;
-  /** For evaluate: the features step its model was trained on. */
-  featuresStep?: string;
+  /** The step providing each of the kind's input roles (registry `inputs`), e.g. { trained: 'train', features: 'features' }. */
+  inputs: Record<string, string>;
   spec: StepSpec;
 }
 
@@ -34,24 +27,7 @@ export interface PipelinePlan {
 
 export type ValidationResult = { ok: true; plan: PipelinePlan } | { ok: false; errors: SpecError[] };
 
-/** Which kinds of step each kind takes its input from (exactly one of them among its needs). */
-const INPUT_KIND: Partial<Record<StepKind, StepKind[]>> = {
-  features: ['clean', 'sql'],
-  sql: ['clean', 'features', 'sql'],
-  train: ['features'],
-  evaluate: ['train'],
-  promote: ['evaluate'],
-};
-
-/** Each step kind's parameters (its `with:`), checked after the DAG so one pass reports every error. */
-const paramSchemas: Record<StepKind, z.ZodType> = {
-  clean: CleanParamsSchema,
-  features: FeaturesParamsSchema,
-  train: TrainParamsSchema,
-  evaluate: EvaluateParamsSchema,
-  promote: PromoteParamsSchema,
-  sql: SqlParamsSchema,
-};
+const orList = (kinds: readonly string[]) => (kinds.length > 1 ? `${kinds.slice(0, -1).join(', ')} or ${kinds[kinds.length - 1]}` : kinds[0]);
 
 export function formatPath(path: (string | number)[]): string {
   return path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${p}` : p), '');
@@ -85,54 +61,47 @@ export function validatePipeline(raw: unknown): ValidationResult {
   for (const name of order) {
     const i = index.get(name)!;
     const s = byName.get(name)!;
-    const step: PlannedStep = { name, kind: s.uses, needs: s.needs, params: {}, spec: s };
-    const wantKinds = INPUT_KIND[s.uses];
-    if (wantKinds) {
-      const inputs = s.needs.filter((n) => wantKinds.includes(byName.get(n)!.uses));
-      if (inputs.length !== 1) {
-        const kinds = wantKinds.length > 1 ? `${wantKinds.slice(0, -1).join(', ')} or ${wantKinds[wantKinds.length - 1]}` : wantKinds[0];
-        errors.push({ path: ['steps', i, 'needs'], message: `a ${s.uses} step needs exactly one ${kinds} step, "${name}" needs ${inputs.length}` });
-        continue;
+    const def = REGISTRY[s.uses] as unknown as StepDefinition;
+    const step: PlannedStep = { name, kind: s.uses, needs: s.needs, params: {}, inputs: {}, spec: s };
+    let bad = false;
+    // Each input role: exactly one direct need of an accepted kind, or the same role of the step bound to `via`.
+    for (const [role, r] of Object.entries(def.inputs as Record<string, InputRole>)) {
+      if ('kinds' in r) {
+        const found = s.needs.filter((n) => r.kinds.includes(byName.get(n)!.uses));
+        if (found.length !== 1) {
+          errors.push({ path: ['steps', i, 'needs'], message: `a ${s.uses} step needs exactly one ${orList(r.kinds)} step, "${name}" needs ${found.length}` });
+          bad = true;
+          break;
+        }
+        step.inputs[role] = found[0];
+      } else {
+        const via = planned.get(step.inputs[r.via]);
+        if (via?.inputs[role]) step.inputs[role] = via.inputs[role];
       }
-      step.inputStep = inputs[0];
     }
-    if (s.uses === 'train') step.model = s.model ?? spec.model ?? spec.name;
-    if (s.uses === 'evaluate' || s.uses === 'promote') {
-      const upstream = planned.get(step.inputStep!);
-      step.model = upstream?.model;
-      step.featuresStep = s.uses === 'evaluate' ? upstream?.inputStep : upstream?.featuresStep;
-    }
-    const rawParams = s.uses === 'clean' ? cleanDefaults(spec, s.with as Record<string, unknown>) : (s.with as Record<string, unknown>);
-    const r = paramSchemas[s.uses].safeParse(rawParams);
+    if (bad) continue;
+    if (def.model === 'own') step.model = (s as { model?: string }).model ?? spec.model ?? spec.name;
+    else if (def.model === 'upstream') step.model = planned.get(Object.values(step.inputs)[0])?.model;
+    const ctx = { spec: { name: spec.name, model: spec.model, dataset: spec.dataset as Record<string, unknown> }, stepName: name };
+    const rawParams = def.defaults ? def.defaults(s.with as Record<string, unknown>, ctx) : (s.with as Record<string, unknown>);
+    const r = def.params.safeParse(rawParams);
     if (!r.success) {
       for (const issue of r.error.issues) errors.push({ path: ['steps', i, 'with', ...(issue.path as (string | number)[])], message: issue.message });
       continue;
     }
     step.params = r.data as Record<string, unknown>;
-    if (s.uses === 'sql') {
-      // The output directory defaults to the step's name, which must then not be one of the lake's own trees.
-      const output = (step.params.output as string | undefined) ?? name;
-      if ((RESERVED_LAKE_DIRS as readonly string[]).includes(output)) {
-        errors.push({ path: ['steps', i, 'name'], message: `a sql step publishes under <output>/<dataset>/, and "${output}" is reserved for the lake layout: rename the step or set with.output` });
+    if (def.check) {
+      const checked = def.check(step.params, ctx);
+      if (checked.errors.length) {
+        for (const e of checked.errors) errors.push({ path: ['steps', i, ...e.path], message: e.message });
         continue;
       }
-      step.params = { ...step.params, output };
+      step.params = checked.params as Record<string, unknown>;
     }
     planned.set(name, step);
   }
   if (errors.length) return { ok: false, errors };
   return { ok: true, plan: { spec, steps: order.map((n) => planned.get(n)!) } };
-}
-
-/** The dataset's declared schema, key and labels are the clean step's defaults; the step's own `with` wins. */
-function cleanDefaults(spec: PipelineSpec, own: Record<string, unknown>): Record<string, unknown> {
-  const d = spec.dataset;
-  const defaults: Record<string, unknown> = {};
-  if (d.columns) defaults.columns = d.columns;
-  if (d.key) defaults.key = d.key;
-  if (d.timestamp) defaults.timestamp = d.timestamp;
-  if (d.labels) defaults.labels = d.labels;
-  return { ...defaults, ...own };
 }
 
 /** Kahn's algorithm, stable in spec order; reports the steps on a cycle. */

@@ -1,42 +1,24 @@
+// clean: raw/<dataset>/*.parquet → clean/<dataset>/<version>/ and rejects/<dataset>/<version>/, through the kernel.
 import { join } from 'node:path';
-import { z } from 'zod';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { badInput, schemaMismatch } from '../../../contracts/failures.js';
+import { badInput, invariantViolated, schemaMismatch } from '../../../contracts/failures.js';
+import type { StepInput } from '../../../contracts/step-input.js';
 import type { StepResult } from '../../../contracts/step-result.js';
-import { buildManifest, datasetName, describeFiles, verifyPublished, readManifest, type LakeStorage, type ObjectInfo, type ManifestFile } from '../../lake/index.js';
+import { buildManifest, datasetName, type LakeStorage, type Manifest, type ObjectInfo, type ManifestFile } from '../../lake/index.js';
 import { Params, loadSqlDir, quoteIdent, quoteLiteral, renderSql } from '../../duckdb/sql.js';
-import { currentControl, queryRows, runStatement, type StepControl } from '../../duckdb/run.js';
-import { CleanParamsSchema, type CleanParams, type ColumnType } from './params.js';
-import {
-  type EtlDeps,
-  inspectInputFiles,
-  mapReadError,
-  openStepLake,
-  parquetRows,
-  parquetSchema,
-  parseInput,
-  rawInputVersion,
-  stepResultFromManifest,
-  stepVersion,
-  varcharList,
-  withConnection,
-} from '../../kernel/etl-common.js';
+import { queryRows, runStatement, type StepControl } from '../../duckdb/run.js';
+import { inspectInputFiles, mapReadError, parquetRows, parquetSchema, varcharList, withConnection, type EtlDeps } from '../../duckdb/files.js';
+import { runStep, type StepImpl } from '../../kernel/lifecycle.js';
+import { describeOutput } from '../../kernel/publish.js';
+import { stageObjects } from '../../kernel/stage.js';
+import { rawInputVersion, stepVersion } from '../../kernel/version.js';
+import { type CleanParams, type ColumnType } from './params.js';
 
-/** Bumped whenever clean.ts changes what it computes; part of the version (DESIGN.md §2). */
+/** Bumped whenever this kind changes what it computes; part of the version (DESIGN.md §2). */
 export const CLEAN_CODE_VERSION = 'clean-1';
 export const CLEAN_SQL = loadSqlDir(new URL('./sql/', import.meta.url));
 const ROW_GROUP_SIZE = 122_880;
 const REJECT_ROW_GROUP_SIZE = 16_384;
-
-export const CleanInputSchema = z
-  .object({
-    /** Lake root URI; default the worker's LAKEFORGE_LAKE. */
-    lake: z.string().optional(),
-    dataset: z.string().min(1),
-    params: CleanParamsSchema,
-  })
-  .strict();
-export type CleanInput = z.input<typeof CleanInputSchema>;
 
 export interface StagedFile {
   local: string;
@@ -51,45 +33,45 @@ export interface CleanOutcome {
   reasons: Record<string, number>;
 }
 
-export async function runClean(deps: EtlDeps, rawInput: unknown): Promise<StepResult> {
-  const input = parseInput(CleanInputSchema, rawInput, 'clean');
-  const params = input.params;
-  const dataset = datasetName(input.dataset);
-  const lake = openStepLake(deps, input.lake);
-  const control = (deps.control ?? currentControl)();
-
+/** The raw Parquet files of a dataset: BadInput when there are none. */
+export async function rawObjects(lake: LakeStorage, dataset: string): Promise<ObjectInfo[]> {
   const rawPrefix = `raw/${dataset}`;
   const objects = (await lake.list(rawPrefix)).filter((o) => o.path.endsWith('.parquet'));
   if (objects.length === 0) throw badInput(`dataset ${dataset} has no Parquet files under ${lake.uri(rawPrefix)}`, { dataset });
-  const { inputVersion, version, cleanRel, rejectsRel } = cleanVersion(dataset, objects, params);
-  const cached = await publishedClean(lake, cleanRel, rejectsRel, version);
-  if (cached) return cached;
+  return objects;
+}
 
-  control.heartbeat({ stage: 'stage-input', files: objects.length });
-  const files: StagedFile[] = [];
-  for (const o of objects) {
-    // One heartbeat per staged object, so a slow download is not mistaken for a lost worker.
-    files.push({ local: await lake.stage(o), uri: lake.uri(o.path), size: o.size });
-    control.heartbeat({ stage: 'stage-input', staged: files.length, files: objects.length });
-  }
-
-  const cleanDir = await lake.createWorkDir(cleanRel);
-  const rejectsDir = await lake.createWorkDir(rejectsRel);
-  try {
-    const { outcome, cleanFiles, rejectFiles, cleanSchema, rejectSchema } = await withConnection(deps, async (conn) => {
+export const cleanStep: StepImpl<'clean', EtlDeps, { objects: ObjectInfo[]; inputVersion: string }> = {
+  kind: 'clean',
+  async plan({ input, params, lake }) {
+    const dataset = datasetName(input.dataset);
+    const objects = await rawObjects(lake, dataset);
+    const { inputVersion, version, cleanRel, rejectsRel } = cleanVersion(dataset, objects, params);
+    // Rejects first: once the clean manifest exists, its rejects are guaranteed to be there too.
+    return { version, outputs: [rejectsRel, cleanRel], state: { objects, inputVersion } };
+  },
+  async compute({ input, params, deps, lake, control, version, outputs: [rejectsRel, cleanRel], workDirs: [rejectsDir, cleanDir], state }) {
+    const files = await stageObjects(lake, control, state.objects);
+    const described = await withConnection(deps, async (conn) => {
       const outcome = await computeClean(conn, control, files, params, join(cleanDir, 'part-0.parquet'), join(rejectsDir, 'part-0.parquet'));
-      const rowsOf = (p: string) => parquetRows(conn, control, p);
-      const cleanFiles = await describeFiles(cleanDir, rowsOf);
-      const rejectFiles = await describeFiles(rejectsDir, rowsOf);
-      const cleanSchema = await parquetSchema(conn, control, join(cleanDir, 'part-0.parquet'));
-      const rejectSchema = await parquetSchema(conn, control, join(rejectsDir, 'part-0.parquet'));
-      return { outcome, cleanFiles, rejectFiles, cleanSchema, rejectSchema };
+      return { outcome, ...(await describeClean(conn, control, cleanDir, rejectsDir)) };
     });
-    return await publishClean(lake, { dataset, params, version, inputVersion, cleanRel, rejectsRel, cleanDir, rejectsDir, outcome, cleanFiles, rejectFiles, cleanSchema, rejectSchema, control });
-  } catch (err) {
-    await Promise.all([lake.discardWorkDir(cleanDir), lake.discardWorkDir(rejectsDir)]);
-    throw err;
-  }
+    return cleanManifests(lake, { dataset: datasetName(input.dataset), params, version, inputVersion: state.inputVersion, cleanRel, rejectsRel, ...described });
+  },
+};
+
+export function runClean(deps: EtlDeps, input: StepInput<'clean'>): Promise<StepResult> {
+  return runStep(cleanStep, deps, input);
+}
+
+/** Files and schemas of a clean and a rejects work directory, for their manifests. */
+export async function describeClean(conn: DuckDBConnection, control: StepControl, cleanDir: string, rejectsDir: string) {
+  const rowsOf = (p: string) => parquetRows(conn, control, p);
+  const cleanFiles = await describeOutput(cleanDir, rowsOf);
+  const rejectFiles = await describeOutput(rejectsDir, rowsOf);
+  const cleanSchema = await parquetSchema(conn, control, join(cleanDir, cleanFiles[0]?.path ?? 'part-0.parquet'));
+  const rejectSchema = await parquetSchema(conn, control, join(rejectsDir, rejectFiles[0]?.path ?? 'part-0.parquet'));
+  return { cleanFiles, rejectFiles, cleanSchema, rejectSchema };
 }
 
 /**
@@ -103,25 +85,19 @@ export function cleanVersion(dataset: string, objects: ObjectInfo[], params: Cle
   return { inputVersion, version, cleanRel: `clean/${dataset}/${version}`, rejectsRel: `rejects/${dataset}/${version}` };
 }
 
-/** The cached result when both outputs of this version are completely published (every listed file present). */
-export async function publishedClean(lake: LakeStorage, cleanRel: string, rejectsRel: string, version: string): Promise<StepResult | null> {
-  const [published, publishedRejects] = await Promise.all([verifyPublished(lake, cleanRel, version), verifyPublished(lake, rejectsRel, version)]);
-  return published.ok && publishedRejects.ok ? stepResultFromManifest(lake, cleanRel, published.manifest, true) : null;
-}
-
-/** Checks conservation on what was actually written, then publishes rejects and clean (manifests last). */
-export async function publishClean(lake: LakeStorage, o: {
+/** Checks conservation on what was actually written; the rejects and clean manifests, in publishing order. */
+export function cleanManifests(lake: LakeStorage, o: {
   dataset: string; params: CleanParams; version: string; inputVersion: string; cleanRel: string; rejectsRel: string;
-  cleanDir: string; rejectsDir: string; outcome: CleanOutcome; cleanFiles: ManifestFile[]; rejectFiles: ManifestFile[];
-  cleanSchema: { name: string; type: string }[]; rejectSchema: { name: string; type: string }[]; control: StepControl;
-}): Promise<StepResult> {
-  const { dataset, version, inputVersion, cleanRel, rejectsRel, cleanDir, rejectsDir, outcome, cleanFiles, rejectFiles, cleanSchema, rejectSchema, control } = o;
+  outcome: CleanOutcome; cleanFiles: ManifestFile[]; rejectFiles: ManifestFile[];
+  cleanSchema: { name: string; type: string }[]; rejectSchema: { name: string; type: string }[];
+}): Manifest[] {
+  const { dataset, version, inputVersion, cleanRel, rejectsRel, outcome, cleanFiles, rejectFiles, cleanSchema, rejectSchema } = o;
   const { partitions: _layoutOnly, ...params } = o.params;
   // Conservation, checked on what was actually written (DESIGN.md §2).
   const writtenClean = cleanFiles.reduce((s, f) => s + f.rows, 0);
   const writtenRejects = rejectFiles.reduce((s, f) => s + f.rows, 0);
   if (writtenClean !== outcome.rowsClean || writtenRejects !== outcome.rowsRejected || outcome.rowsIn !== writtenClean + writtenRejects) {
-    throw new Error(
+    throw invariantViolated(
       `conservation violated for ${dataset}: rows_in=${outcome.rowsIn}, clean=${writtenClean} (expected ${outcome.rowsClean}), rejected=${writtenRejects} (expected ${outcome.rowsRejected})`,
     );
   }
@@ -152,15 +128,7 @@ export async function publishClean(lake: LakeStorage, o: {
       metrics,
     },
   });
-  control.heartbeat({ stage: 'publish' });
-  // Rejects first: once the clean manifest exists, its rejects are guaranteed to be there too.
-  await lake.publish(rejectsDir, rejectsRel, rejectsManifest);
-  const outcomeClean = await lake.publish(cleanDir, cleanRel, cleanManifest);
-  if (outcomeClean === 'already-published') {
-    const theirs = await readManifest(lake, cleanRel);
-    if (theirs) return stepResultFromManifest(lake, cleanRel, theirs, false);
-  }
-  return stepResultFromManifest(lake, cleanRel, cleanManifest, false);
+  return [rejectsManifest, cleanManifest];
 }
 
 const lower = (s: string) => s.toLowerCase();
@@ -404,9 +372,9 @@ export async function computeClean(
       else reasons[String(r.reason)] = n;
     }
     const rowsRejected = rowsIn - rowsClean;
-    if (rowsIn !== expectedRows) throw new Error(`conservation violated: the input files hold ${expectedRows} rows, ${rowsIn} were judged`);
+    if (rowsIn !== expectedRows) throw invariantViolated(`conservation violated: the input files hold ${expectedRows} rows, ${rowsIn} were judged`);
     if (Number(wroteClean.rowsChanged) !== rowsClean || Number(wroteRejects.rowsChanged) !== rowsRejected) {
-      throw new Error(`conservation violated: wrote ${wroteClean.rowsChanged} clean and ${wroteRejects.rowsChanged} rejected rows of ${rowsIn}`);
+      throw invariantViolated(`conservation violated: wrote ${wroteClean.rowsChanged} clean and ${wroteRejects.rowsChanged} rejected rows of ${rowsIn}`);
     }
     await runStatement(conn, control, 'cleanup', 'DROP TABLE IF EXISTS duplicates');
     await runStatement(conn, control, 'cleanup', 'DROP TABLE IF EXISTS checked');

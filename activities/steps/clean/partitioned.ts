@@ -15,18 +15,21 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { badInput, invalidPipeline } from '../../../contracts/failures.js';
+import { badInput, invalidPipeline, invariantViolated } from '../../../contracts/failures.js';
 import type { StepResult } from '../../../contracts/step-result.js';
-import { datasetName, describeFiles, lakeJoin, type ObjectInfo } from '../../lake/index.js';
+import { datasetName, lakeJoin, type ObjectInfo } from '../../lake/index.js';
 import { quoteLiteral } from '../../duckdb/sql.js';
-import { currentControl, queryRows, runStatement } from '../../duckdb/run.js';
+import { queryRows, runStatement } from '../../duckdb/run.js';
 import { CleanParamsSchema, type CleanParams } from './params.js';
 import {
-  buildCleanSql, checkCleanInput, cleanVersion, computeClean, iqrFences, paramsFor, publishClean, publishedClean,
+  buildCleanSql, checkCleanInput, cleanManifests, cleanVersion, computeClean, describeClean, iqrFences, paramsFor, rawObjects,
   type CleanOutcome, type IqrFences,
 } from './activity.js';
-import { mapReadError, openStepLake, parquetRows, parquetSchema, parseInput, varcharList, withConnection, type EtlDeps } from '../../kernel/etl-common.js';
-import { WorkKeySchema, cutBatches, gatherParts, pad, removeTmp, stagePlanned, workArea } from '../../kernel/partitions.js';
+import { mapReadError, varcharList, withConnection, type EtlDeps } from '../../duckdb/files.js';
+import { openStepLake, parseInput, stepControl } from '../../kernel/input.js';
+import { cachedResult, publishOutputs, withWorkDirs } from '../../kernel/publish.js';
+import { stageObjects } from '../../kernel/stage.js';
+import { WorkKeySchema, cutBatches, gatherParts, pad, removeTmp, workArea } from '../../kernel/partitions.js';
 
 const Base = z.object({ lake: z.string().optional(), dataset: z.string().min(1), params: CleanParamsSchema });
 
@@ -97,12 +100,10 @@ export async function planPartitionedClean(deps: EtlDeps, raw: unknown): Promise
   const partitions = requirePartitions(input.params);
   const dataset = datasetName(input.dataset);
   const lake = openStepLake(deps, input.lake);
-  const rawPrefix = `raw/${dataset}`;
-  const objects = (await lake.list(rawPrefix)).filter((o) => o.path.endsWith('.parquet'));
-  if (objects.length === 0) throw badInput(`dataset ${dataset} has no Parquet files under ${lake.uri(rawPrefix)}`, { dataset });
+  const objects = await rawObjects(lake, dataset);
   const { version, cleanRel, rejectsRel } = cleanVersion(dataset, objects, input.params);
   const workRel = workArea('clean', dataset, version, input.workKey);
-  const cached = await publishedClean(lake, cleanRel, rejectsRel, version);
+  const cached = await cachedResult(lake, version, [rejectsRel, cleanRel]);
   const batches = cutBatches(objects, partitions.filesPerTask);
   if (!cached) await lake.writeText(planRel(workRel), JSON.stringify({ version, batches } satisfies BatchPlan));
   return {
@@ -114,7 +115,7 @@ export async function planPartitionedClean(deps: EtlDeps, raw: unknown): Promise
 async function readPlan(lake: ReturnType<typeof openStepLake>, workRel: string, version: string): Promise<BatchPlan> {
   const text = await lake.readText(planRel(workRel));
   const plan = text ? (JSON.parse(text) as BatchPlan) : null;
-  if (!plan || plan.version !== version) throw new Error(`the batch plan of ${lake.uri(workRel)} is missing or not of version ${version}`);
+  if (!plan || plan.version !== version) throw invariantViolated(`the batch plan of ${lake.uri(workRel)} is missing or not of version ${version}`);
   return plan;
 }
 
@@ -122,11 +123,11 @@ async function readPlan(lake: ReturnType<typeof openStepLake>, workRel: string, 
 export async function shuffleCleanBatch(deps: EtlDeps, raw: unknown): Promise<ShuffleCleanBatchResult> {
   const input = parseInput(ShuffleCleanBatchInputSchema, raw, 'clean shuffle');
   const lake = openStepLake(deps, input.lake);
-  const control = (deps.control ?? currentControl)();
+  const control = stepControl(deps);
   const plan = await readPlan(lake, input.workRel, input.version);
   const planned = plan.batches[input.batch];
   if (!planned) throw invalidPipeline(`batch ${input.batch} is not in the plan (${plan.batches.length} batches)`);
-  const files = await stagePlanned(lake, control, planned);
+  const files = await stageObjects(lake, control, planned, { exact: true });
   const tmp = await mkdtemp(join(tmpdir(), 'lakeforge-shuffle-'));
   try {
     const written = await withConnection(deps, async (conn) => {
@@ -147,7 +148,7 @@ export async function shuffleCleanBatch(deps: EtlDeps, raw: unknown): Promise<Sh
       const counts = await queryRows(conn, control, 'shuffle', 'SELECT __bucket AS b, count(*) AS n FROM shuffled GROUP BY ALL ORDER BY b');
       const total = counts.reduce((s, r) => s + Number(r.n), 0);
       const expected = inspected.reduce((s, f) => s + f.rows, 0);
-      if (total !== expected) throw new Error(`conservation violated in batch ${input.batch}: ${expected} rows read, ${total} shuffled`);
+      if (total !== expected) throw invariantViolated(`conservation violated in batch ${input.batch}: ${expected} rows read, ${total} shuffled`);
       const buckets: number[] = [];
       for (const r of counts) {
         const b = Number(r.b);
@@ -174,9 +175,9 @@ export async function shuffleCleanBatch(deps: EtlDeps, raw: unknown): Promise<Sh
 export async function cleanFences(deps: EtlDeps, raw: unknown): Promise<IqrFences> {
   const input = parseInput(CleanFencesInputSchema, raw, 'clean fences');
   const lake = openStepLake(deps, input.lake);
-  const control = (deps.control ?? currentControl)();
+  const control = stepControl(deps);
   const objects = (await lake.list(lakeJoin(input.workRel, 'iqr'))).filter((o) => o.path.endsWith('.parquet'));
-  if (objects.length !== input.batches) throw new Error(`IQR inputs of ${objects.length} of ${input.batches} batches in ${lake.uri(input.workRel)}`);
+  if (objects.length !== input.batches) throw invariantViolated(`IQR inputs of ${objects.length} of ${input.batches} batches in ${lake.uri(input.workRel)}`);
   const locals: string[] = [];
   for (const o of objects) locals.push(await lake.stage(o));
   const sql = buildCleanSql(input.params, new Map(), locals, '', '').iqrOverValues;
@@ -189,7 +190,7 @@ export async function cleanFences(deps: EtlDeps, raw: unknown): Promise<IqrFence
 export async function cleanBucket(deps: EtlDeps, raw: unknown): Promise<CleanBucketResult> {
   const input = parseInput(CleanBucketInputSchema, raw, 'clean bucket');
   const lake = openStepLake(deps, input.lake);
-  const control = (deps.control ?? currentControl)();
+  const control = stepControl(deps);
   if (hasIqr(input.params) && !input.fences) throw invalidPipeline('a bucket of a clean with IQR outlier rules needs the fences');
   const prefix = lakeJoin(input.workRel, 'shuffle', `bucket-${pad(input.bucket)}`);
   // Sorted by path, i.e. by batch: the input order.
@@ -216,14 +217,14 @@ export async function cleanBucket(deps: EtlDeps, raw: unknown): Promise<CleanBuc
 export async function publishPartitionedClean(deps: EtlDeps, raw: unknown): Promise<StepResult> {
   const input = parseInput(PublishPartitionedCleanInputSchema, raw, 'clean publish');
   const lake = openStepLake(deps, input.lake);
-  const control = (deps.control ?? currentControl)();
+  const control = stepControl(deps);
   const dataset = datasetName(input.dataset);
-  const rawObjects = (await lake.list(`raw/${dataset}`)).filter((o) => o.path.endsWith('.parquet'));
-  const { inputVersion, version, cleanRel, rejectsRel } = cleanVersion(dataset, rawObjects, input.params);
+  const objects = await rawObjects(lake, dataset);
+  const { inputVersion, version, cleanRel, rejectsRel } = cleanVersion(dataset, objects, input.params);
   if (version !== input.version) {
     throw badInput(`raw/${dataset} changed while the step ran (version ${input.version} planned, ${version} now): re-run the step`, { dataset });
   }
-  const cached = await publishedClean(lake, cleanRel, rejectsRel, version);
+  const cached = await cachedResult(lake, version, [rejectsRel, cleanRel]);
   if (cached) {
     await lake.removePrefix(input.workRel);
     return { ...cached, cached: false };
@@ -237,26 +238,15 @@ export async function publishPartitionedClean(deps: EtlDeps, raw: unknown): Prom
   }
   // Reasons in a stable order (the single activity reports them sorted, from 90_counts.sql).
   outcome.reasons = Object.fromEntries(Object.entries(outcome.reasons).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  const cleanDir = await lake.createWorkDir(cleanRel);
-  const rejectsDir = await lake.createWorkDir(rejectsRel);
-  try {
+  const result = await withWorkDirs(lake, [rejectsRel, cleanRel], async ([rejectsDir, cleanDir]) => {
     const filled = input.buckets.filter((x) => x.rowsIn > 0);
+    if (filled.length === 0) throw badInput(`the input has no rows (${objects.length} file(s), all empty)`);
     await gatherParts(lake, control, cleanDir, filled.map((b) => ({ from: outRel(input.workRel, b.bucket, 'clean'), to: `part-${pad(b.bucket)}.parquet` })));
     await gatherParts(lake, control, rejectsDir, filled.map((b) => ({ from: outRel(input.workRel, b.bucket, 'rejects'), to: `part-${pad(b.bucket)}.parquet` })));
-    const described = await withConnection(deps, async (conn) => {
-      const rowsOf = (p: string) => parquetRows(conn, control, p);
-      const cleanFiles = await describeFiles(cleanDir, rowsOf);
-      const rejectFiles = await describeFiles(rejectsDir, rowsOf);
-      if (cleanFiles.length === 0) throw badInput(`the input has no rows (${rawObjects.length} file(s), all empty)`);
-      const cleanSchema = await parquetSchema(conn, control, join(cleanDir, cleanFiles[0].path));
-      const rejectSchema = await parquetSchema(conn, control, join(rejectsDir, rejectFiles[0].path));
-      return { cleanFiles, rejectFiles, cleanSchema, rejectSchema };
-    });
-    const result = await publishClean(lake, { dataset, params: input.params, version, inputVersion, cleanRel, rejectsRel, cleanDir, rejectsDir, outcome, ...described, control });
-    await lake.removePrefix(input.workRel);
-    return result;
-  } catch (err) {
-    await Promise.all([lake.discardWorkDir(cleanDir), lake.discardWorkDir(rejectsDir)]);
-    throw err;
-  }
+    const described = await withConnection(deps, (conn) => describeClean(conn, control, cleanDir, rejectsDir));
+    const [rejectsManifest, cleanManifest] = cleanManifests(lake, { dataset, params: input.params, version, inputVersion, cleanRel, rejectsRel, outcome, ...described });
+    return publishOutputs(lake, control, [{ workDir: rejectsDir, rel: rejectsRel, manifest: rejectsManifest }, { workDir: cleanDir, rel: cleanRel, manifest: cleanManifest }]);
+  });
+  await lake.removePrefix(input.workRel);
+  return result;
 }

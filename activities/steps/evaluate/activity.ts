@@ -1,68 +1,73 @@
+// evaluate: a published model on a features split → models/<model>/<version>/eval/, through the kernel. A separate
+// publication because the model directory is immutable once published; the same model, split and code give the
+// same eval version (a cache hit).
 import { log } from '@temporalio/activity';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { badInput, invalidPipeline } from '../../../contracts/failures.js';
-import { StepResultSchema, type StepResult } from '../../../contracts/step-result.js';
-import { buildManifest, describeFiles, lakeJoin, verifyPublished } from '../../lake/index.js';
-import { RunConfigSchema, type RunConfigInput, type TrainerEvent } from '../../../contracts/trainer-protocol.js';
-import { normalizeTask, openLakeFor, parseInput, readInput, stableHash, stageDir, stageSplit, trainerCodeVersion, type ResolvedDeps } from '../../kernel/training-common.js';
+import type { StepInput } from '../../../contracts/step-input.js';
+import type { StepResult } from '../../../contracts/step-result.js';
+import { buildManifest, describeFiles, lakeJoin } from '../../lake/index.js';
+import { RunConfigSchema, type RunConfigInput, type Task, type TrainerEvent } from '../../../contracts/trainer-protocol.js';
+import { trainerCodeVersion, type ResolvedDeps } from '../../trainer/deps.js';
+import { normalizeTask } from '../../trainer/features-meta.js';
+import { currentContext } from '../../kernel/context.js';
+import { runStep, type StepImpl } from '../../kernel/lifecycle.js';
+import { stageSplit, stageTree } from '../../kernel/stage.js';
+import { localKey, stepVersion } from '../../kernel/version.js';
 import type { HistoryPoint } from '../train/history.js';
 import { renderReport } from './report.js';
-import { currentContext, emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer } from '../../trainer/supervise.js';
-import { stepResult } from '../train/activity.js';
-import { EvaluateParamsSchema, type EvaluateParams } from '../train/params.js';
-export { EvaluateParamsSchema, type EvaluateParams } from '../train/params.js';
+import { emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer } from '../../trainer/supervise.js';
+export { EvaluateParamsSchema, type EvaluateParams } from './params.js';
 
+interface EvalState { task: Task; labels: string[]; maxLength: number; runDir: string; beats?: { stop(): void } }
 
-export const EvaluateInputSchema = z.object({
-  lake: z.string().min(1),
-  model: z.string().min(1),
-  trained: StepResultSchema,
-  features: StepResultSchema,
-  params: EvaluateParamsSchema.prefault({}),
-});
-export type EvaluateInput = z.input<typeof EvaluateInputSchema>;
-
-/**
- * Evaluates a published model on a features split and publishes `models/<model>/<version>/eval/` (metrics.json,
- * predictions.parquet, report.html, its own manifest). A separate publication because the model directory is
- * immutable once published; the same model, split and code give the same eval version (a cache hit).
- */
-export async function evaluate(d: ResolvedDeps, raw: EvaluateInput): Promise<StepResult> {
-  const input = parseInput(EvaluateInputSchema, raw, 'evaluate');
-  const { params } = input;
-  const attempt = currentContext()?.info.attempt ?? 1;
-  const hb = { ...emptyHeartbeat(attempt), phase: 'staging' as string };
-  const beats = startHeartbeats(() => hb, d.heartbeatEveryMs);
-  const lake = openLakeFor(input.lake, d);
-  const runDir = join(d.home, 'runs', `eval-${stableHash(input.trained.version, input.features.version, attempt, process.pid, Date.now())}`);
-  let workDir: string | undefined;
-  let published = false;
-  try {
-    const trained = await readInput(lake, input.trained, 'trained model');
-    const features = await readInput(lake, input.features, 'features');
+export const evaluateStep: StepImpl<'evaluate', ResolvedDeps, EvalState> = {
+  kind: 'evaluate',
+  async plan({ input, params, deps: d, upstream }) {
+    const trained = upstream.trained;
     const tm = trained.manifest as Record<string, unknown>;
     const task = normalizeTask(tm.task);
     const labels = tm.labels as string[] | undefined;
-    if (!task || !Array.isArray(labels)) throw badInput(`${input.trained.uri} is not a lakeforge model (its manifest has no task or labels)`);
+    if (!task || !Array.isArray(labels)) throw badInput(`${input.inputs.trained.uri} is not a lakeforge model (its manifest has no task or labels)`);
     const trainedParams = (trained.manifest.params ?? {}) as { maxLength?: number };
     const maxLength = params.maxLength ?? trainedParams.maxLength ?? 128;
-
     const codeVersion = await trainerCodeVersion(d.trainerDir);
     const { graceSeconds: _g, ...versioned } = params;
-    const version = stableHash({ step: 'evaluate', model: input.trained.version, features: input.features.version, params: { ...versioned, maxLength }, trainer: codeVersion });
-    const evalRel = lakeJoin(trained.rel, 'eval');
-    const cached = await verifyPublished(lake, evalRel, version);
-    if (cached.ok) return stepResult(lake, 'evaluate', evalRel, cached.manifest, true);
+    const version = stepVersion({
+      step: 'evaluate', codeVersion, inputs: [trained.manifest.version, upstream.features.manifest.version], params: { ...versioned, maxLength }, sql: {},
+    });
+    const runDir = join(d.home, 'runs', `eval-${localKey(trained.manifest.version, upstream.features.manifest.version, process.pid, Date.now())}`);
+    return { version, outputs: [lakeJoin(trained.rel, 'eval')], state: { task, labels, maxLength, runDir } };
+  },
+  compute: computeEvaluate,
+  async finish({ state }) {
+    state.beats?.stop();
+    await rm(state.runDir, { recursive: true, force: true }).catch(() => {});
+  },
+};
 
+export function evaluate(d: ResolvedDeps, input: StepInput<'evaluate'>): Promise<StepResult> {
+  return runStep(evaluateStep, d, input);
+}
+
+async function computeEvaluate({ input, params, deps: d, lake, control, upstream, version, workDirs: [workDir], state }: Parameters<StepImpl<'evaluate', ResolvedDeps, EvalState>['compute']>[0]) {
+  const { task, labels, maxLength, runDir } = state;
+  const attempt = currentContext()?.info.attempt ?? 1;
+  const hb = { ...emptyHeartbeat(attempt), phase: 'staging' as string };
+  const beats = startHeartbeats(() => hb, d.heartbeatEveryMs);
+  state.beats = beats;
+  const trained = upstream.trained;
+  const features = upstream.features;
+  const model = input.model ?? String((trained.manifest as Record<string, unknown>).model ?? 'model');
+  {
     await mkdir(runDir, { recursive: true });
-    const splitDir = await stageSplit(lake, features.rel, params.split, join(runDir, 'data'));
-    if (!splitDir) throw badInput(`features ${input.features.uri} has no split=${params.split} part files`);
-    const modelDir = await stageDir(lake, trained.rel, join(runDir, 'model'), ['eval', '_manifest.json']);
+    const splitDir = await stageSplit(lake, control, features.rel, params.split, join(runDir, 'data'));
+    if (!splitDir) throw badInput(`features ${input.inputs.features.uri} has no split=${params.split} part files`);
+    const modelDir = join(runDir, 'model');
+    await stageTree(lake, control, trained.rel, modelDir, { skip: ['eval', '_manifest.json'] });
 
-    workDir = await lake.createWorkDir(evalRel);
     const run: RunConfigInput = {
       task,
       model: { name_or_path: modelDir },
@@ -86,7 +91,7 @@ export async function evaluate(d: ResolvedDeps, raw: EvaluateInput): Promise<Ste
         python: d.python, trainerDir: d.trainerDir, mode: 'evaluate', configPath, slot, env: d.trainerEnv,
         graceMs: (params.graceSeconds ?? d.graceMs / 1000) * 1000,
         onEvent: (e: TrainerEvent) => {
-          d.onTrainerEvent?.(e, { mode: 'evaluate', model: input.model, attempt, pid: hb.pid ?? -1 });
+          d.onTrainerEvent?.(e, { mode: 'evaluate', model: model, attempt, pid: hb.pid ?? -1 });
           if (e.event === 'started') beats.beat();
         },
         onStart: (pid) => { hb.pid = pid; beats.beat(); },
@@ -97,7 +102,7 @@ export async function evaluate(d: ResolvedDeps, raw: EvaluateInput): Promise<Ste
       hb.pid = null;
     }
     if (outcome.cancelled && !currentContext()?.cancellationDetails?.workerShutdown) throw outcome.cancelled;
-    const failure = failureOf(outcome.exit, `evaluate ${input.model}`);
+    const failure = failureOf(outcome.exit, `evaluate ${model}`);
     if (failure) throw failure;
     const done = outcome.exit.done!;
 
@@ -113,22 +118,14 @@ export async function evaluate(d: ResolvedDeps, raw: EvaluateInput): Promise<Ste
     }) : undefined;
     const createdAt = new Date().toISOString();
     await writeFile(join(workDir, 'report.html'), renderReport({
-      model: input.model, version: input.trained.version, task, split: params.split, metrics: body, headline: done.metrics, confusion, history, createdAt,
+      model: model, version: trained.manifest.version, task, split: params.split, metrics: body, headline: done.metrics, confusion, history, createdAt,
     }));
     const files = await describeFiles(workDir, async (abs) => (abs.endsWith('.parquet') ? rows : 0));
-    const manifest = buildManifest({
-      version, step: 'evaluate', inputs: [input.trained.version, input.features.version], params: { ...params, maxLength }, files,
+    return [buildManifest({
+      version, step: 'evaluate', inputs: [trained.manifest.version, features.manifest.version], params: { ...params, maxLength }, files,
       schema: [],
-      extra: { kind: 'evaluation', model: input.model, modelVersion: input.trained.version, modelUri: input.trained.uri, task, split: params.split, metrics: { ...done.metrics, rows } },
-    });
-    const out = await lake.publish(workDir, evalRel, manifest);
-    published = true;
-    const final = out === 'published' ? manifest : ((await verifyPublished(lake, evalRel, version)).manifest ?? manifest);
-    return stepResult(lake, 'evaluate', evalRel, final, out !== 'published');
-  } finally {
-    beats.stop();
-    await rm(runDir, { recursive: true, force: true }).catch(() => {});
-    if (workDir && !published) await lake.discardWorkDir(workDir).catch(() => {});
+      extra: { kind: 'evaluation', model, modelVersion: trained.manifest.version, modelUri: input.inputs.trained.uri, task, split: params.split, metrics: { ...done.metrics, rows } },
+    })];
   }
 }
 

@@ -1,44 +1,25 @@
+// features: the clean (or sql) output → features/<dataset>/<version>/split=<train|val|test>/, through the kernel.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { badInput, schemaMismatch } from '../../../contracts/failures.js';
-import { StepResultSchema, type StepResult } from '../../../contracts/step-result.js';
-import { buildManifest, datasetName, describeFiles, readManifest, verifyPublished, type Manifest, type ManifestFile } from '../../lake/index.js';
+import { badInput, invariantViolated, schemaMismatch } from '../../../contracts/failures.js';
+import { buildManifest, datasetName, type Manifest, type ManifestFile } from '../../lake/index.js';
 import { Params, loadSqlDir, quoteIdent, quoteLiteral, renderSql } from '../../duckdb/sql.js';
-import { currentControl, queryRows, runStatement, type StepControl } from '../../duckdb/run.js';
-import { FeaturesParamsSchema, type FeaturesParams } from '../clean/params.js';
-import {
-  type EtlDeps,
-  cleanDefaultsOf,
-  mapReadError,
-  openStepLake,
-  parquetRows,
-  parquetSchema,
-  parseInput,
-  publishedInput,
-  stageObjects,
-  stepResultFromManifest,
-  stepVersion,
-  varcharList,
-  withConnection,
-} from '../../kernel/etl-common.js';
+import { queryRows, runStatement, type StepControl } from '../../duckdb/run.js';
+import { mapReadError, parquetRows, parquetSchema, varcharList, withConnection, type EtlDeps } from '../../duckdb/files.js';
+import { runStep, type StepImpl } from '../../kernel/lifecycle.js';
+import { stageObjects, type StagedFile } from '../../kernel/stage.js';
+import { describeOutput } from '../../kernel/publish.js';
+import { stepVersion } from '../../kernel/version.js';
+import type { StepInput } from '../../../contracts/step-input.js';
+import type { StepResult } from '../../../contracts/step-result.js';
+import { cleanDefaultsOf } from '../clean/defaults.js';
+import { type FeaturesParams } from './params.js';
 
-/** Bumped whenever features.ts changes what it computes; part of the version (DESIGN.md §2). */
+/** Bumped whenever this kind changes what it computes; part of the version (DESIGN.md §2). */
 export const FEATURES_CODE_VERSION = 'features-1';
 export const FEATURES_SQL = loadSqlDir(new URL('./sql/', import.meta.url));
 export const SPLITS = ['train', 'val', 'test'] as const;
-
-export const FeaturesInputSchema = z
-  .object({
-    lake: z.string().optional(),
-    dataset: z.string().min(1),
-    /** The clean step's result, or a sql step's over clean data. */
-    input: StepResultSchema,
-    params: FeaturesParamsSchema,
-  })
-  .strict();
-export type FeaturesInput = z.input<typeof FeaturesInputSchema>;
 
 /** What the features manifest adds to DESIGN.md §2's fields; the trainer reads these. */
 export interface FeaturesManifestExtra {
@@ -56,45 +37,31 @@ export interface FeaturesManifestExtra {
 
 export const isToken = (p: FeaturesParams) => p.task === 'token-classification';
 
-export async function runFeatures(deps: EtlDeps, rawInput: unknown): Promise<StepResult> {
-  const input = parseInput(FeaturesInputSchema, rawInput, 'features');
-  const dataset = datasetName(input.dataset);
-  const lake = openStepLake(deps, input.lake);
-  const control = (deps.control ?? currentControl)();
-
-  // The clean (or sql) output must be a complete publication of the version we were handed.
-  const { manifest: cleanManifest, objects: cleanFiles } = await publishedInput(lake, input.input);
-  checkFeaturesColumns(input.params, cleanManifest, input.input.uri);
-  const files = await stageObjects(lake, control, cleanFiles);
-
-  return withConnection(deps, async (conn) => {
-    const params = await resolveDefaults(conn, control, input.params, cleanManifest, files.map((f) => f.local));
-    const version = featuresVersion(cleanManifest.version, params);
-    const rel = `features/${dataset}/${version}`;
-    const existing = await verifyPublished(lake, rel, version);
-    if (existing.ok) return stepResultFromManifest(lake, rel, existing.manifest, true);
-
-    const workDir = await lake.createWorkDir(rel);
-    try {
+export const featuresStep: StepImpl<'features', EtlDeps, { params: FeaturesParams; files: StagedFile[] }> = {
+  kind: 'features',
+  async plan({ input, params, deps, lake, control, upstream }) {
+    const clean = upstream.input;
+    checkFeaturesColumns(params, clean.manifest, input.inputs.input.uri);
+    const files = await stageObjects(lake, control, clean.objects);
+    // The version covers the effective parameters: the label set and key the clean data implies.
+    const resolved = await withConnection(deps, (conn) => resolveDefaults(conn, control, params, clean.manifest, files.map((f) => f.local)));
+    const version = featuresVersion(clean.manifest.version, resolved);
+    return { version, outputs: [`features/${datasetName(input.dataset)}/${version}`], state: { params: resolved, files } };
+  },
+  async compute({ input, deps, control, upstream, version, workDirs: [workDir], state: { params, files } }) {
+    return withConnection(deps, async (conn) => {
       const { splits } = await computeFeatures(conn, control, params, files, workDir);
-      const written = await describeFiles(workDir, (p) => parquetRows(conn, control, p));
-      const schema = await parquetSchema(conn, control, join(workDir, 'split=train', 'part-0.parquet'));
       const total = Object.values(splits).reduce((a, b) => a + b, 0);
-      if (total !== cleanManifest.rows || written.reduce((s, f) => s + f.rows, 0) !== total) {
-        throw new Error(`features lost rows: clean has ${cleanManifest.rows}, featurized ${total}`);
-      }
-      const manifest = featuresManifest({ version, dataset, params, input: cleanManifest.version, files: written, schema, splits });
-      control.heartbeat({ stage: 'publish' });
-      if ((await lake.publish(workDir, rel, manifest)) === 'already-published') {
-        const theirs = await readManifest(lake, rel);
-        if (theirs) return stepResultFromManifest(lake, rel, theirs, false);
-      }
-      return stepResultFromManifest(lake, rel, manifest, false);
-    } catch (err) {
-      await lake.discardWorkDir(workDir);
-      throw err;
-    }
-  });
+      if (total !== upstream.input.manifest.rows) throw invariantViolated(`features lost rows: clean has ${upstream.input.manifest.rows}, featurized ${total}`);
+      const written = await describeOutput(workDir, (p) => parquetRows(conn, control, p), { rows: total, what: 'features' });
+      const schema = await parquetSchema(conn, control, join(workDir, 'split=train', 'part-0.parquet'));
+      return [featuresManifest({ version, dataset: datasetName(input.dataset), params, input: upstream.input.manifest.version, files: written, schema, splits })];
+    });
+  },
+};
+
+export function runFeatures(deps: EtlDeps, input: StepInput<'features'>): Promise<StepResult> {
+  return runStep(featuresStep, deps, input);
 }
 
 /**
@@ -231,7 +198,7 @@ export async function computeFeatures(
     const dir = join(workDir, `split=${split}`);
     await mkdir(dir, { recursive: true });
     const r = await runStatement(conn, control, `write-${split}`, sql.writeSplit(split), { split });
-    if (Number(r.rowsChanged) !== splits[split]) throw new Error(`split ${split}: wrote ${r.rowsChanged} of ${splits[split]} rows`);
+    if (Number(r.rowsChanged) !== splits[split]) throw invariantViolated(`split ${split}: wrote ${r.rowsChanged} of ${splits[split]} rows`);
   }
   await runStatement(conn, control, 'cleanup', 'DROP TABLE IF EXISTS featurized');
   return { splits };

@@ -10,14 +10,17 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { badInput, invalidPipeline } from '../../../contracts/failures.js';
+import { invalidPipeline, invariantViolated } from '../../../contracts/failures.js';
 import { StepResultSchema, type StepResult } from '../../../contracts/step-result.js';
-import { datasetName, describeFiles, lakeJoin, readManifest, verifyPublished, type LakeStorage, type Manifest, type ObjectInfo } from '../../lake/index.js';
-import { currentControl, type StepControl } from '../../duckdb/run.js';
-import { FeaturesParamsSchema } from '../clean/params.js';
+import { datasetName, lakeJoin, type LakeStorage } from '../../lake/index.js';
+import { FeaturesParamsSchema } from './params.js';
 import { SPLITS, computeFeatures, featuresManifest, featuresVersion, resolveDefaults } from './activity.js';
-import { openStepLake, parquetRows, parquetSchema, parseInput, stepResultFromManifest, withConnection, type EtlDeps } from '../../kernel/etl-common.js';
-import { WorkKeySchema, cutBatches, gatherParts, pad, removeTmp, stagePlanned, workArea } from '../../kernel/partitions.js';
+import { parquetRows, parquetSchema, withConnection, type EtlDeps } from '../../duckdb/files.js';
+import { openStepLake, parseInput, resolveInput, stepControl } from '../../kernel/input.js';
+import { cachedResult, describeOutput, publishOutputs, resultOf, withWorkDirs } from '../../kernel/publish.js';
+import { stageObjects } from '../../kernel/stage.js';
+import { verifyPublished } from '../../lake/index.js';
+import { WorkKeySchema, cutBatches, gatherParts, pad, removeTmp, workArea } from '../../kernel/partitions.js';
 
 type Split = (typeof SPLITS)[number];
 type SplitCounts = Record<Split, number>;
@@ -65,22 +68,7 @@ export type PublishPartitionedFeaturesInput = z.input<typeof PublishPartitionedF
 const partRel = (workRel: string, split: Split, batch: number) => lakeJoin(workRel, `split=${split}`, `part-${pad(batch)}.parquet`);
 
 /** The clean input: a complete publication of the version handed over, and its files as the manifest lists them. */
-async function cleanInput(lake: LakeStorage, input: StepResult): Promise<{ manifest: Manifest; objects: ObjectInfo[] }> {
-  const rel = lake.relative(input.uri);
-  const check = await verifyPublished(lake, rel, input.version);
-  if (!check.ok) throw badInput(`input ${input.uri} is not a complete publication: ${check.reason}`, { input: input.uri });
-  const present = new Map((await lake.list(rel)).map((o) => [o.path, o]));
-  return { manifest: check.manifest, objects: check.manifest.files.map((f) => present.get(lakeJoin(rel, f.path))!) };
-}
-
-async function stageAll(lake: LakeStorage, control: StepControl, objects: ObjectInfo[]) {
-  const out: string[] = [];
-  for (const o of objects) {
-    out.push(await lake.stage(o));
-    control.heartbeat({ stage: 'stage-input', staged: out.length, files: objects.length });
-  }
-  return out;
-}
+const cleanInput = (lake: LakeStorage, input: StepResult) => resolveInput(lake, input, 'input');
 
 export async function planPartitionedFeatures(deps: EtlDeps, raw: unknown): Promise<PartitionedFeaturesPlan> {
   const input = parseInput(PlanPartitionedFeaturesInputSchema, raw, 'partitioned features');
@@ -88,14 +76,13 @@ export async function planPartitionedFeatures(deps: EtlDeps, raw: unknown): Prom
   if (!partitions) throw invalidPipeline('partitioned features needs params.partitions');
   const dataset = datasetName(input.dataset);
   const lake = openStepLake(deps, input.lake);
-  const control = (deps.control ?? currentControl)();
+  const control = stepControl(deps);
   const { manifest, objects } = await cleanInput(lake, input.input);
   // The label map, once for all batches: staging the clean files only when the labels must be read from them.
-  const params = await withConnection(deps, (conn) => resolveDefaults(conn, control, input.params, manifest, () => stageAll(lake, control, objects)));
+  const params = await withConnection(deps, (conn) => resolveDefaults(conn, control, input.params, manifest, async () => (await stageObjects(lake, control, objects)).map((f) => f.local)));
   const version = featuresVersion(manifest.version, params);
   const rel = `features/${dataset}/${version}`;
-  const existing = await verifyPublished(lake, rel, version);
-  const cached = existing.ok ? stepResultFromManifest(lake, rel, existing.manifest, true) : null;
+  const cached = await cachedResult(lake, version, [rel]);
   return {
     cached, version, workRel: workArea('features', dataset, version, input.workKey), params: params as Record<string, unknown>,
     batches: cached ? 0 : cutBatches(objects, partitions.filesPerTask).length, files: objects.length,
@@ -107,7 +94,7 @@ export async function planPartitionedFeatures(deps: EtlDeps, raw: unknown): Prom
 async function checkWork(lake: LakeStorage, input: z.infer<typeof WorkInput>) {
   const clean = await cleanInput(lake, input.input);
   const version = featuresVersion(clean.manifest.version, input.params);
-  if (version !== input.version) throw invalidPipeline(`features parameters give version ${version}, not the planned ${input.version}`);
+  if (version !== input.version) throw invariantViolated(`features parameters give version ${version}, not the planned ${input.version}`);
   return clean;
 }
 
@@ -115,11 +102,11 @@ async function checkWork(lake: LakeStorage, input: z.infer<typeof WorkInput>) {
 export async function featuresBatch(deps: EtlDeps, raw: unknown): Promise<FeaturesBatchResult> {
   const input = parseInput(FeaturesBatchInputSchema, raw, 'features batch');
   const lake = openStepLake(deps, input.lake);
-  const control = (deps.control ?? currentControl)();
+  const control = stepControl(deps);
   const { objects } = await checkWork(lake, input);
   const planned = cutBatches(objects, input.filesPerTask)[input.batch];
   if (!planned) throw invalidPipeline(`batch ${input.batch} is not in the plan`);
-  const files = await stagePlanned(lake, control, planned);
+  const files = await stageObjects(lake, control, planned, { exact: true });
   const tmp = await mkdtemp(join(tmpdir(), 'lakeforge-features-'));
   try {
     const { splits } = await withConnection(deps, (conn) => computeFeatures(conn, control, input.params, files, tmp));
@@ -136,20 +123,20 @@ export async function featuresBatch(deps: EtlDeps, raw: unknown): Promise<Featur
 export async function publishPartitionedFeatures(deps: EtlDeps, raw: unknown): Promise<StepResult> {
   const input = parseInput(PublishPartitionedFeaturesInputSchema, raw, 'features publish');
   const lake = openStepLake(deps, input.lake);
-  const control = (deps.control ?? currentControl)();
+  const control = stepControl(deps);
   const dataset = datasetName(input.dataset);
   const { manifest: clean, objects } = await checkWork(lake, input);
   const rel = `features/${dataset}/${input.version}`;
   const existing = await verifyPublished(lake, rel, input.version);
   if (existing.ok) {
     await lake.removePrefix(input.workRel);
-    return stepResultFromManifest(lake, rel, existing.manifest, false);
+    return resultOf(lake, rel, existing.manifest, false);
   }
   // Every batch of the plan, each once.
   const expected = cutBatches(objects, input.filesPerTask).length;
   const seen = new Set(input.batches.map((b) => b.batch));
   if (input.batches.length !== expected || seen.size !== expected || [...seen].some((b) => b >= expected)) {
-    throw new Error(`publish got results of batches ${[...seen].join(',')}, the plan has ${expected}`);
+    throw invariantViolated(`publish got results of batches ${[...seen].join(',')}, the plan has ${expected}`);
   }
   const splits: SplitCounts = { train: 0, val: 0, test: 0 };
   const parts: { from: string; to: string }[] = [];
@@ -161,29 +148,17 @@ export async function publishPartitionedFeatures(deps: EtlDeps, raw: unknown): P
       splits[split] += b.splits[split];
     }
   }
-  const workDir = await lake.createWorkDir(rel);
-  try {
+  const result = await withWorkDirs(lake, [rel], async ([workDir]) => {
     await gatherParts(lake, control, workDir, parts);
-    const { written, schema } = await withConnection(deps, async (conn) => {
-      const written = await describeFiles(workDir, (p) => parquetRows(conn, control, p));
-      const schema = await parquetSchema(conn, control, join(workDir, parts[0].to));
-      return { written, schema };
-    });
     const total = splits.train + splits.val + splits.test;
-    if (total !== clean.rows || written.reduce((s, f) => s + f.rows, 0) !== total) {
-      throw new Error(`features lost rows: clean has ${clean.rows}, featurized ${total}, written ${written.reduce((s, f) => s + f.rows, 0)}`);
-    }
+    if (total !== clean.rows) throw invariantViolated(`features lost rows: clean has ${clean.rows}, featurized ${total}`);
+    const { written, schema } = await withConnection(deps, async (conn) => ({
+      written: await describeOutput(workDir, (p) => parquetRows(conn, control, p), { rows: total, what: 'partitioned features' }),
+      schema: await parquetSchema(conn, control, join(workDir, parts[0].to)),
+    }));
     const manifest = featuresManifest({ version: input.version, dataset, params: input.params, input: clean.version, files: written, schema, splits });
-    control.heartbeat({ stage: 'publish' });
-    let result = stepResultFromManifest(lake, rel, manifest, false);
-    if ((await lake.publish(workDir, rel, manifest)) === 'already-published') {
-      const theirs = await readManifest(lake, rel);
-      if (theirs) result = stepResultFromManifest(lake, rel, theirs, false);
-    }
-    await lake.removePrefix(input.workRel);
-    return result;
-  } catch (err) {
-    await lake.discardWorkDir(workDir);
-    throw err;
-  }
+    return publishOutputs(lake, control, [{ workDir, rel, manifest }]);
+  });
+  await lake.removePrefix(input.workRel);
+  return result;
 }

@@ -1,20 +1,15 @@
+// promote: the gate that names a model version in models/<model>/champion.json, through the kernel. It publishes no
+// directory of its own: its plan decides and returns the result (the champion file is one atomic write).
 import { z } from 'zod';
 import { badInput, invalidPipeline } from '../../../contracts/failures.js';
-import { StepResultSchema, type StepResult } from '../../../contracts/step-result.js';
+import type { StepInput } from '../../../contracts/step-input.js';
+import type { StepResult } from '../../../contracts/step-result.js';
 import type { LakeStorage } from '../../lake/index.js';
-import { lakeJoin, MANIFEST_FILE, readManifest } from '../../lake/index.js';
-import { modelName, openLakeFor, parseInput, readInput, type ResolvedDeps } from '../../kernel/training-common.js';
-import { PromoteParamsSchema, type PromoteParams } from '../train/params.js';
-export { PromoteParamsSchema, type PromoteParams } from '../train/params.js';
-
-
-export const PromoteInputSchema = z.object({
-  lake: z.string().min(1),
-  model: z.string().min(1),
-  evaluated: StepResultSchema,
-  params: PromoteParamsSchema,
-});
-export type PromoteInput = z.input<typeof PromoteInputSchema>;
+import { lakeJoin, MANIFEST_FILE, modelName, readManifest } from '../../lake/index.js';
+import type { LakeDeps } from '../../kernel/input.js';
+import { runStep, type StepImpl } from '../../kernel/lifecycle.js';
+import type { PromoteParams } from './params.js';
+export { PromoteParamsSchema, type PromoteParams } from './params.js';
 
 export const ChampionSchema = z.object({
   model: z.string(),
@@ -48,12 +43,24 @@ export async function readChampion(lake: LakeStorage, model: string): Promise<Ch
  * and is at least the champion's. The file is replaced in one write (a rename on a local lake, a single object write
  * on GCS), so readers see the old champion or the new one, never a mix. Decision and both numbers go in `metrics`.
  */
-export async function promote(d: Pick<ResolvedDeps, 'lakeOptions'>, raw: PromoteInput): Promise<StepResult> {
-  const input = parseInput(PromoteInputSchema, raw, 'promote');
-  const { params } = input;
-  const model = modelName(input.model);
-  const lake = openLakeFor(input.lake, d);
-  const evaluated = await readInput(lake, input.evaluated, 'evaluation');
+export const promoteStep: StepImpl<'promote', LakeDeps, undefined> = {
+  kind: 'promote',
+  async plan({ input, params, lake, upstream }) {
+    if (!input.model) throw invalidPipeline('promote: the input names no model');
+    return { result: await decide(lake, modelName(input.model), input.inputs.evaluated, upstream.evaluated.manifest, params) };
+  },
+  async compute() {
+    return [];
+  },
+};
+
+export function promote(d: LakeDeps, input: StepInput<'promote'>): Promise<StepResult> {
+  return runStep(promoteStep, d, input);
+}
+
+async function decide(lake: LakeStorage, model: string, evaluatedRef: StepResult, evaluatedManifest: Record<string, unknown>, params: PromoteParams): Promise<StepResult> {
+  const input = { evaluated: evaluatedRef };
+  const evaluated = { manifest: evaluatedManifest };
   const em = evaluated.manifest as Record<string, unknown>;
   const modelVersion = typeof em.modelVersion === 'string' ? em.modelVersion : undefined;
   const modelUri = typeof em.modelUri === 'string' ? em.modelUri : undefined;

@@ -2,113 +2,74 @@
 // The upstream files are the view `input`; the query is one SELECT, its `$name` parameters bound (never spliced
 // into the text); the result is published as zstd Parquet at <output>/<dataset>/<version>/, manifest last.
 import { join } from 'node:path';
-import { z } from 'zod';
 import { BIGINT, BOOLEAN, DOUBLE, LIST, StatementType, VARCHAR, listValue, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { ApplicationFailure } from '@temporalio/common';
-import { badInput, invalidPipeline } from '../../../contracts/failures.js';
-import { StepResultSchema, type StepResult } from '../../../contracts/step-result.js';
-import { buildManifest, datasetName, describeFiles, lakeJoin, readManifest, verifyPublished } from '../../lake/index.js';
+import { badInput, invalidPipeline, invariantViolated } from '../../../contracts/failures.js';
+import type { StepInput } from '../../../contracts/step-input.js';
+import type { StepResult } from '../../../contracts/step-result.js';
+import { buildManifest, datasetName, lakeJoin } from '../../lake/index.js';
 import { quoteIdent, quoteLiteral } from '../../duckdb/sql.js';
-import { currentControl, queryRows, runStatement, type StepControl } from '../../duckdb/run.js';
-import { SqlParamsSchema, type SqlParamValue } from '../clean/params.js';
+import { queryRows, runStatement, type StepControl } from '../../duckdb/run.js';
+import { firstLine, mapReadError, parquetRows, parquetSchema, withConnection, type EtlDeps } from '../../duckdb/files.js';
+import { runStep, type StepImpl } from '../../kernel/lifecycle.js';
+import { describeOutput } from '../../kernel/publish.js';
+import { stageObjects } from '../../kernel/stage.js';
+import { stepVersion } from '../../kernel/version.js';
+import { cleanDefaultsOf, type CleanDefaults } from '../clean/defaults.js';
+import type { SqlParamValue } from './params.js';
 import { readSqlFile } from './file.js';
-import {
-  type CleanDefaults,
-  type EtlDeps,
-  cleanDefaultsOf,
-  firstLine,
-  mapReadError,
-  openStepLake,
-  parquetRows,
-  parquetSchema,
-  parseInput,
-  publishedInput,
-  stageObjects,
-  stepResultFromManifest,
-  stepVersion,
-  withConnection,
-} from '../../kernel/etl-common.js';
 
-/** Bumped whenever sql-step.ts changes what it computes; part of the version (DESIGN.md §2). */
+/** Bumped whenever this kind changes what it computes; part of the version (DESIGN.md §2). */
 export const SQL_STEP_CODE_VERSION = 'sql-1';
 const ROW_GROUP_SIZE = 122_880;
 const OUTPUT_TABLE = '__lf_sql_output';
 
-export const SqlStepInputSchema = z
-  .object({
-    /** Lake root URI; default the worker's LAKEFORGE_LAKE. */
-    lake: z.string().optional(),
-    dataset: z.string().min(1),
-    /** The upstream step's result: clean, features or another sql step. */
-    input: StepResultSchema,
-    /** The step's `with:`; the pipeline fills `output` with the step's name when the spec leaves it out. */
-    params: SqlParamsSchema.required({ output: true }),
-  })
-  .strict();
-export type SqlStepInput = z.input<typeof SqlStepInputSchema>;
-
 type Staged = { local: string; uri: string; path: string };
 
-export async function runSqlStep(deps: EtlDeps, rawInput: unknown): Promise<StepResult> {
-  const input = parseInput(SqlStepInputSchema, rawInput, 'sql');
-  const { file, params: bound, output } = input.params;
-  const dataset = datasetName(input.dataset);
-  const lake = openStepLake(deps, input.lake);
-  const control = (deps.control ?? currentControl)();
-  const { text: sqlText } = readSqlFile(file, deps.sqlRoot);
-
-  const upstream = await publishedInput(lake, input.input);
-  // The output directory is layout, not content: it stays out of the version.
-  const version = stepVersion({
-    step: 'sql',
-    codeVersion: SQL_STEP_CODE_VERSION,
-    inputs: [upstream.manifest.version],
-    params: { file, params: bound },
-    sql: { [file]: sqlText },
-  });
-  const rel = lakeJoin(output, dataset, version);
-  const existing = await verifyPublished(lake, rel, version);
-  if (existing.ok) return stepResultFromManifest(lake, rel, existing.manifest, true);
-  if (upstream.objects.length === 0) throw badInput(`input ${input.input.uri} has no data files`, { input: input.input.uri });
-
-  const files: Staged[] = (await stageObjects(lake, control, upstream.objects)).map((f) => ({ ...f, path: f.path.slice(upstream.rel.length + 1) }));
-  const workDir = await lake.createWorkDir(rel);
-  try {
-    return await withConnection(deps, async (conn) => {
+export const sqlStep: StepImpl<'sql', EtlDeps, { sqlText: string; output: string }> = {
+  kind: 'sql',
+  async plan({ input, params, deps, upstream }) {
+    const { file, params: bound } = params;
+    // The pipeline fills `output` with the step's name; a direct call may leave it out.
+    const output = params.output ?? input.step;
+    const { text: sqlText } = readSqlFile(file, deps.sqlRoot);
+    // The output directory is layout, not content: it stays out of the version.
+    const version = stepVersion({ step: 'sql', codeVersion: SQL_STEP_CODE_VERSION, inputs: [upstream.input.manifest.version], params: { file, params: bound }, sql: { [file]: sqlText } });
+    return { version, outputs: [lakeJoin(output, datasetName(input.dataset), version)], state: { sqlText, output } };
+  },
+  async compute({ input, params, deps, lake, control, upstream, version, workDirs: [workDir], state: { sqlText, output } }) {
+    const { file, params: bound } = params;
+    if (upstream.input.objects.length === 0) throw badInput(`input ${input.inputs.input.uri} has no data files`, { input: input.inputs.input.uri });
+    const files: Staged[] = (await stageObjects(lake, control, upstream.input.objects)).map((f) => ({ ...f, path: f.path.slice(upstream.input.rel.length + 1) }));
+    return withConnection(deps, async (conn) => {
       const outPath = join(workDir, 'part-0.parquet');
       const rowsOut = await computeSql(conn, control, { file, sqlText, bound, files, outPath });
-      const written = await describeFiles(workDir, (p) => parquetRows(conn, control, p));
+      const written = await describeOutput(workDir, (p) => parquetRows(conn, control, p), { rows: rowsOut, what: `sql step ${file}` });
       const schema = await parquetSchema(conn, control, outPath);
-      if (written.reduce((s, f) => s + f.rows, 0) !== rowsOut) throw new Error(`sql step lost rows: the query returned ${rowsOut}, the files hold ${written.reduce((s, f) => s + f.rows, 0)}`);
-      const rowsIn = upstream.manifest.rows;
-      const manifest = buildManifest({
+      const rowsIn = upstream.input.manifest.rows;
+      return [buildManifest({
         version,
         step: 'sql',
-        inputs: [upstream.manifest.version],
+        inputs: [upstream.input.manifest.version],
         params: { file, params: bound, output },
         files: written,
         schema,
         extra: {
           output,
-          dataset,
+          dataset: datasetName(input.dataset),
           sqlFile: file,
-          input: input.input.uri,
+          input: input.inputs.input.uri,
           // What a features step downstream reads as the clean step's key and label set, while the columns survive.
-          cleanDefaults: carryCleanDefaults(cleanDefaultsOf(upstream.manifest), schema),
+          cleanDefaults: carryCleanDefaults(cleanDefaultsOf(upstream.input.manifest), schema),
           metrics: { rows_in: rowsIn, rows_out: rowsOut, rows_removed: Math.max(0, rowsIn - rowsOut) },
         },
-      });
-      control.heartbeat({ stage: 'publish' });
-      if ((await lake.publish(workDir, rel, manifest)) === 'already-published') {
-        const theirs = await readManifest(lake, rel);
-        if (theirs) return stepResultFromManifest(lake, rel, theirs, false);
-      }
-      return stepResultFromManifest(lake, rel, manifest, false);
+      })];
     });
-  } catch (err) {
-    await lake.discardWorkDir(workDir);
-    throw err;
-  }
+  },
+};
+
+export function runSqlStep(deps: EtlDeps, input: StepInput<'sql'>): Promise<StepResult> {
+  return runStep(sqlStep, deps, input);
 }
 
 /** The key and label set travel on only while the output still has their columns. */
@@ -223,7 +184,7 @@ async function computeSql(
       'write',
       `COPY ${quoteIdent(OUTPUT_TABLE)} TO ${quoteLiteral(o.outPath)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_SIZE})`,
     );
-    if (Number(wrote.rowsChanged) !== rows) throw new Error(`sql step: wrote ${wrote.rowsChanged} of ${rows} rows`);
+    if (Number(wrote.rowsChanged) !== rows) throw invariantViolated(`sql step: wrote ${wrote.rowsChanged} of ${rows} rows`);
     return rows;
   } catch (err) {
     throw mapSqlError(err, file, files, control);

@@ -4,7 +4,7 @@ import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute, sep } from 'node:path';
 import { REPO_ROOT } from '../../common/config.js';
 import { invalidPipeline } from '../../../contracts/failures.js';
-import { SqlFilePathSchema } from '../clean/params.js';
+import { SqlFilePathSchema } from './params.js';
 
 export type SqlFileLookup = { ok: true; path: string; text: string } | { ok: false; message: string };
 

@@ -1,86 +1,86 @@
+// train: features → models/<model>/<version>/, in the trainer process on a GPU slot, through the kernel.
+// A retry resumes from the newest complete checkpoint (heartbeat, lake or local disk): see resolveResume.
 import { log } from '@temporalio/activity';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { badInput, invalidPipeline } from '../../../contracts/failures.js';
-import { StepResultSchema, type StepResult } from '../../../contracts/step-result.js';
+import type { StepInput } from '../../../contracts/step-input.js';
+import type { StepResult } from '../../../contracts/step-result.js';
 import type { LakeStorage } from '../../lake/index.js';
-import { buildManifest, describeFiles, lakeJoin, MANIFEST_FILE, verifyPublished } from '../../lake/index.js';
-import {
-  RunConfigSchema,
-  type RunConfigInput, type TrainerEvent,
-} from '../../../contracts/trainer-protocol.js';
+import { buildManifest, describeFiles, lakeJoin, modelName } from '../../lake/index.js';
+import { RunConfigSchema, type RunConfigInput, type TrainerEvent } from '../../../contracts/trainer-protocol.js';
 import {
   CheckpointUploader, checkpointsPrefix, listLakeCheckpoints, listLocalCheckpoints, pruneLakeCheckpoints, restoreCheckpoint,
   TRAINER_STATE_FILE,
 } from './checkpoints.js';
-import {
-  featuresLabels, featuresTask, modelName, openLakeFor, parseInput, readInput, stableHash, stageSplit,
-  trainerCodeVersion, type ResolvedDeps,
-} from '../../kernel/training-common.js';
+import { trainerCodeVersion, type ResolvedDeps } from '../../trainer/deps.js';
+import { featuresLabels, featuresTask } from '../../trainer/features-meta.js';
+import { currentContext } from '../../kernel/context.js';
+import { runStep, type StepImpl } from '../../kernel/lifecycle.js';
+import { stageSplit } from '../../kernel/stage.js';
+import { localKey, stepVersion } from '../../kernel/version.js';
 import { saveAttemptHistory, stitchedHistory, toPoint, type HistoryPoint } from './history.js';
-import { currentContext, emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer, type TrainHeartbeat } from '../../trainer/supervise.js';
-import { TrainParamsSchema, type TrainParams, type TrainParamsInput } from './params.js';
+import { emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer, type TrainHeartbeat } from '../../trainer/supervise.js';
+import type { Task } from '../../../contracts/trainer-protocol.js';
 export { TrainParamsSchema, type TrainParams, type TrainParamsInput } from './params.js';
-
 
 const OPERATIONAL_KEYS = ['checkpointEverySteps', 'checkpointEverySeconds', 'keepLast', 'progressEverySeconds', 'graceSeconds'] as const;
 
-export const TrainInputSchema = z.object({
-  /** The lake's root URI. */
-  lake: z.string().min(1),
-  /** The pipeline run (checkpoints live under `checkpoints/<runId>/<step>/`). */
-  runId: z.string().min(1),
-  /** The step's name in the pipeline. */
-  step: z.string().min(1),
-  model: z.string().min(1),
-  features: StepResultSchema,
-  params: TrainParamsSchema,
-});
-export type TrainInput = z.input<typeof TrainInputSchema>;
-
 /** Where a train attempt keeps its local files: staged data, run.json, the trainer's checkpoint_dir. */
 function localRunDir(d: ResolvedDeps, runId: string, step: string): string {
-  return join(d.home, 'runs', stableHash(runId, step));
+  return join(d.home, 'runs', localKey(runId, step));
 }
 
-export async function train(d: ResolvedDeps, raw: TrainInput): Promise<StepResult> {
-  const input = parseInput(TrainInputSchema, raw, 'train');
-  const { params } = input;
-  const model = modelName(input.model);
+interface TrainState { model: string; task: Task; labels: string[]; codeVersion: string; runDir: string; beats?: { stop(): void }; keepRunDir?: boolean }
+
+export const trainStep: StepImpl<'train', ResolvedDeps, TrainState> = {
+  kind: 'train',
+  async plan({ input, params, deps: d, upstream }) {
+    if (!input.model) throw invalidPipeline('train: the input names no model');
+    const model = modelName(input.model);
+    const features = upstream.features;
+    const task = params.task ?? featuresTask(features.manifest);
+    if (!task) throw badInput(`features ${input.inputs.features.uri}: cannot tell the task (no task in its manifest); set params.task`);
+    const labels = params.labels ?? featuresLabels(features.manifest);
+    if (!labels) throw badInput(`features ${input.inputs.features.uri}: its manifest carries no label map; set params.labels`);
+    const codeVersion = await trainerCodeVersion(d.trainerDir);
+    // Operational knobs (checkpoint cadence, grace) do not change the model: they stay out of the version.
+    const versioned = Object.fromEntries(Object.entries(params).filter(([k]) => !(OPERATIONAL_KEYS as readonly string[]).includes(k)));
+    const version = stepVersion({ step: 'train', codeVersion, inputs: [features.manifest.version], params: { model, task, labels, params: versioned }, sql: {} });
+    return { version, outputs: [lakeJoin('models', model, version)], state: { model, task, labels, codeVersion, runDir: localRunDir(d, input.runId, input.step) } };
+  },
+  compute: computeTrain,
+  async finish({ state }, { published, error }) {
+    state.beats?.stop();
+    // Local scratch goes once the model is published, or when no retry can use it; else a retry on this worker resumes from it.
+    const nonRetryable = (error as { nonRetryable?: boolean } | undefined)?.nonRetryable;
+    if (published || nonRetryable) await rm(state.runDir, { recursive: true, force: true }).catch(() => {});
+  },
+};
+
+export function train(d: ResolvedDeps, input: StepInput<'train'>): Promise<StepResult> {
+  return runStep(trainStep, d, input);
+}
+
+async function computeTrain({ input, params, deps: d, lake, control, upstream, version, workDirs: [workDir], state }: Parameters<StepImpl<'train', ResolvedDeps, TrainState>['compute']>[0]) {
+  const { model, task, labels, codeVersion, runDir } = state;
   const ckPrefix = checkpointsPrefix(input.runId, input.step);
   const info = currentContext()?.info;
   const attempt = info?.attempt ?? 1;
   const hb: TrainHeartbeat = { ...emptyHeartbeat(attempt), ...(info?.heartbeatDetails as Partial<TrainHeartbeat> | undefined), phase: 'staging', attempt, pid: null };
   const beats = startHeartbeats(() => hb, d.heartbeatEveryMs);
-  const lake = openLakeFor(input.lake, d);
-  const runDir = localRunDir(d, input.runId, input.step);
+  state.beats = beats;
   const localCk = join(runDir, 'checkpoints');
-  let workDir: string | undefined;
-  let published = false;
-  try {
-    const features = await readInput(lake, input.features, 'features');
-    const task = params.task ?? featuresTask(features.manifest);
-    if (!task) throw badInput(`features ${input.features.uri}: cannot tell the task (no task in its manifest); set params.task`);
-    const labels = params.labels ?? featuresLabels(features.manifest);
-    if (!labels) throw badInput(`features ${input.features.uri}: its manifest carries no label map; set params.labels`);
-
-    const codeVersion = await trainerCodeVersion(d.trainerDir);
-    const versioned = Object.fromEntries(Object.entries(params).filter(([k]) => !(OPERATIONAL_KEYS as readonly string[]).includes(k)));
-    const version = stableHash({ step: 'train', features: input.features.version, model, task, labels, params: versioned, trainer: codeVersion });
-    const modelRel = lakeJoin('models', model, version);
-
-    const cached = await verifyPublished(lake, modelRel, version);
-    if (cached.ok) return stepResult(lake, input.step, modelRel, cached.manifest, true);
-
+  const features = upstream.features;
+  {
     // Stage the splits the trainer reads (links into the lake, or the staging cache for GCS).
     const dataDir = join(runDir, 'data');
     await mkdir(runDir, { recursive: true });
     const splits = {
-      train: await stageSplit(lake, features.rel, 'train', dataDir),
-      val: await stageSplit(lake, features.rel, 'val', dataDir),
+      train: await stageSplit(lake, control, features.rel, 'train', dataDir),
+      val: await stageSplit(lake, control, features.rel, 'val', dataDir),
     };
-    if (!splits.train) throw badInput(`features ${input.features.uri} has no split=train part files`);
+    if (!splits.train) throw badInput(`features ${input.inputs.features.uri} has no split=train part files`);
 
     // Resume: attempt 1 starts afresh (stale checkpoints of this run/step are dropped); a retry resumes from the
     // newest complete checkpoint it can find: the heartbeat's, the lake's, or one still on this worker's disk.
@@ -98,7 +98,6 @@ export async function train(d: ResolvedDeps, raw: TrainInput): Promise<StepResul
       if (r) history.push({ attempt, event: 'resume', step: r.step, ts: Date.now() / 1000, source: r.source });
     }
 
-    workDir = await lake.createWorkDir(modelRel);
     const run: RunConfigInput = {
       task,
       model: params.model,
@@ -188,19 +187,11 @@ export async function train(d: ResolvedDeps, raw: TrainInput): Promise<StepResul
     const resumedFrom = stitched.filter((p) => p.event === 'started' && p.resumed_from_step).map((p) => p.resumed_from_step!);
     const files = await describeFiles(workDir, async () => 0);
     const metrics = { ...done.metrics, steps: done.steps, attempts: attempt, resumed_from_step: resumedFrom.length ? resumedFrom[resumedFrom.length - 1] : 0 };
-    const manifest = buildManifest({
-      version, step: input.step, inputs: [input.features.version], params: { ...params, modelName: model, task, labels },
+    return [buildManifest({
+      version, step: input.step, inputs: [features.manifest.version], params: { ...params, modelName: model, task, labels },
       files, schema: [],
-      extra: { kind: 'model', model, task, labels, metrics, trainerCodeVersion: codeVersion, runId: input.runId, resumedFrom, features: input.features.uri },
-    });
-    const outcomePublish = await lake.publish(workDir, modelRel, manifest);
-    published = true;
-    await rm(runDir, { recursive: true, force: true });
-    const final = outcomePublish === 'published' ? manifest : ((await verifyPublished(lake, modelRel, version)).manifest ?? manifest);
-    return stepResult(lake, input.step, modelRel, final, outcomePublish !== 'published');
-  } finally {
-    beats.stop();
-    if (workDir && !published) await lake.discardWorkDir(workDir).catch(() => {});
+      extra: { kind: 'model', model, task, labels, metrics, trainerCodeVersion: codeVersion, runId: input.runId, resumedFrom, features: input.inputs.features.uri },
+    })];
   }
 }
 
@@ -241,22 +232,3 @@ async function resolveResume(lake: LakeStorage, prefix: string, localCk: string,
   return { path, step, source };
 }
 
-export function stepResult(lake: LakeStorage, step: string, rel: string, manifest: { version: string; rows: number; metrics?: unknown }, cached: boolean): StepResult {
-  const metrics = numericMetrics((manifest as { metrics?: unknown }).metrics);
-  return {
-    step,
-    version: manifest.version,
-    uri: lake.uri(rel),
-    cached,
-    rows: manifest.rows,
-    ...(metrics ? { metrics } : {}),
-    manifest: lake.uri(lakeJoin(rel, MANIFEST_FILE)),
-  };
-}
-
-function numericMetrics(m: unknown): Record<string, number> | undefined {
-  if (!m || typeof m !== 'object') return undefined;
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(m)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
-  return Object.keys(out).length ? out : undefined;
-}

@@ -25,25 +25,3 @@ export const TrainParamsSchema = z.strictObject({
 });
 export type TrainParams = z.infer<typeof TrainParamsSchema>;
 export type TrainParamsInput = z.input<typeof TrainParamsSchema>;
-
-export const EvaluateParamsSchema = z.strictObject({
-  /** The features split to evaluate on. */
-  split: z.enum(['test', 'val']).default('test'),
-  batchSize: z.number().int().min(1).optional(),
-  /** Default: the max length the model was trained with. */
-  maxLength: z.number().int().min(8).optional(),
-  graceSeconds: z.number().positive().optional(),
-});
-export type EvaluateParams = z.infer<typeof EvaluateParamsSchema>;
-
-export const PromoteParamsSchema = z.strictObject({
-  /** A headline metric of the evaluation, e.g. `accuracy`, `macro_f1`, `f1`, `loss`. */
-  metric: z.string().min(1),
-  /** The candidate must reach it (≥ for max, ≤ for min). */
-  threshold: z.number(),
-  mode: z.enum(['max', 'min']).default('max'),
-  /** Also require the candidate to be at least as good as the current champion on the same metric. */
-  mustBeatChampion: z.boolean().default(true),
-});
-export type PromoteParams = z.infer<typeof PromoteParamsSchema>;
-

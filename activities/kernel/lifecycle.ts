@@ -1,0 +1,70 @@
+// The step kernel (docs/design.md#the-step-lifecycle): the one lifecycle every kind goes through.
+//   parse the input → resolve and verify the upstream outputs → plan (version, output directories)
+//   → cache check (manifests and files) → compute into work directories (the kind stages what it reads)
+//   → check the manifests → publish manifest-last (one rule for a concurrent publisher) → StepResult
+// A kind supplies only `plan` and `compute`; everything else, including dropping work directories on failure, is here.
+import type { StepResult } from '../../contracts/step-result.js';
+import { invariantViolated } from '../../contracts/failures.js';
+import { stepInputSchema, type ParsedStepInput } from '../../contracts/step-input.js';
+import type { StepDefinition } from '../../contracts/step-kind.js';
+import type { StepKind } from '../steps/registry.js';
+import { REGISTRY } from '../steps/registry.js';
+import type { LakeStorage, Manifest } from '../lake/index.js';
+import type { StepControl } from './context.js';
+import { openStepLake, parseInput, resolveInput, stepControl, type LakeDeps, type ResolvedInput } from './input.js';
+import { cachedResult, publishOutputs, withWorkDirs } from './publish.js';
+
+export interface StepContext<K extends StepKind, D> {
+  input: ParsedStepInput<K>;
+  params: ParsedStepInput<K>['params'];
+  deps: D;
+  lake: LakeStorage;
+  control: StepControl;
+  /** Each upstream role's verified publication. */
+  upstream: { [R in keyof ParsedStepInput<K>['inputs']]: ResolvedInput };
+}
+
+/** What a kind's plan decides: its version and output directories (the primary one last), or a finished result. */
+export type StepPlan<S> = { version: string; outputs: string[]; state: S } | { result: StepResult };
+
+export interface StepImpl<K extends StepKind, D, S = undefined> {
+  kind: K;
+  plan(c: StepContext<K, D>): Promise<StepPlan<S>>;
+  /** Computes into `workDirs` (one per planned output, same order) and returns their manifests. */
+  compute(c: StepContext<K, D> & { version: string; outputs: string[]; workDirs: string[]; state: S }): Promise<Manifest[]>;
+  /** Runs once compute and publish are over, published or not (local scratch, heartbeat loops). */
+  finish?(c: StepContext<K, D> & { state: S }, outcome: { published: boolean; error?: unknown }): Promise<void>;
+}
+
+export async function runStep<K extends StepKind, D extends LakeDeps, S>(impl: StepImpl<K, D, S>, deps: D, raw: unknown): Promise<StepResult> {
+  const def = REGISTRY[impl.kind];
+  const input = parseInput(stepInputSchema(def as unknown as StepDefinition), raw, impl.kind) as ParsedStepInput<K>;
+  const lake = openStepLake(deps, input.lake);
+  const control = stepControl(deps);
+  const upstream: Record<string, ResolvedInput> = {};
+  for (const [role, ref] of Object.entries(input.inputs as Record<string, StepResult>)) upstream[role] = await resolveInput(lake, ref, role);
+  const c = { input, params: input.params, deps, lake, control, upstream } as StepContext<K, D>;
+
+  const plan = await impl.plan(c);
+  if ('result' in plan) return plan.result;
+  const hit = await cachedResult(lake, plan.version, plan.outputs);
+  if (hit) return hit;
+
+  let outcome: { published: boolean; error?: unknown } = { published: false };
+  try {
+    const result = await withWorkDirs(lake, plan.outputs, async (workDirs) => {
+      const manifests = await impl.compute({ ...c, version: plan.version, outputs: plan.outputs, workDirs, state: plan.state });
+      if (manifests.length !== plan.outputs.length || manifests.some((m) => m.version !== plan.version)) {
+        throw invariantViolated(`${impl.kind}: computed manifests (${manifests.map((m) => m.version).join(', ')}) do not match the planned version ${plan.version} × ${plan.outputs.length}`);
+      }
+      return publishOutputs(lake, control, plan.outputs.map((rel, i) => ({ rel, workDir: workDirs[i], manifest: manifests[i] })));
+    });
+    outcome = { published: true };
+    return result;
+  } catch (error) {
+    outcome = { published: false, error };
+    throw error;
+  } finally {
+    await impl.finish?.({ ...c, state: plan.state }, outcome);
+  }
+}
