@@ -8,6 +8,7 @@ import { pipelineWorkflow, progressQuery, cancelUpdate, type PipelineInput } fro
 import type { PipelineProgress } from '../contracts/progress.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus } from '../contracts/search-attributes.js';
 import { InvalidPipelineError, sqlFileErrors } from './load-spec.js';
+import { liveProgress } from './live-progress.js';
 
 export type PipelineHandle = WorkflowHandle<typeof pipelineWorkflow>;
 
@@ -70,9 +71,12 @@ export async function startPipeline(client: Client, spec: PipelineSpecInput, opt
   });
 }
 
-/** The run's step table and training progress (the `progress` query). */
+/**
+ * The run's step table (the `progress` query) with each running step's live figures (training step, loss, ETA,
+ * attempt) from its activity's heartbeat details: they cost the run no history (docs/long-runs.md).
+ */
 export function getProgress(handle: WorkflowHandle): Promise<PipelineProgress> {
-  return handle.query(progressQuery);
+  return liveProgress(handle, () => handle.query(progressQuery));
 }
 
 /** Cancels the run's running steps cleanly (the trainer checkpoints) through the `cancel` update. */

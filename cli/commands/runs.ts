@@ -4,6 +4,7 @@ import { WorkflowFailedError, type WorkflowExecutionDescription, type WorkflowHa
 import type { PipelineProgress } from '../../contracts/progress.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep } from '../../contracts/search-attributes.js';
 import { renderProgress } from '../render/progress.js';
+import { liveProgress } from '../live-progress.js';
 import {
   CliError, EXIT_FAILED, EXIT_INVALID, EXIT_OK, formatTime, queryString, table, usageError, withClient, workflowUrl, type Connected,
 } from './common.js';
@@ -11,10 +12,13 @@ import {
 const print = (s = '') => process.stdout.write(`${s}\n`);
 const RUN_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
 
-/** Answers the `progress` query, or undefined when no worker answers within `ms` (none polling, not started yet). */
+/**
+ * Answers the `progress` query merged with the running activities' heartbeat details (live step/loss/ETA), or
+ * undefined when no worker answers within `ms` (none polling, not started yet).
+ */
 export async function tryProgress(c: Connected, handle: WorkflowHandle, ms: number): Promise<{ progress?: PipelineProgress; error?: string }> {
   try {
-    return { progress: await c.connection.withDeadline(Date.now() + ms, () => handle.query<PipelineProgress>('progress')) };
+    return { progress: await c.connection.withDeadline(Date.now() + ms, () => liveProgress(handle, () => handle.query<PipelineProgress>('progress'))) };
   } catch (err) {
     return { error: (err as Error).message };
   }

@@ -51,7 +51,7 @@ export async function train(d: ResolvedDeps, raw: TrainInput): Promise<StepResul
   const ckPrefix = checkpointsPrefix(input.runId, input.step);
   const info = currentContext()?.info;
   const attempt = info?.attempt ?? 1;
-  const hb: TrainHeartbeat = { ...emptyHeartbeat(attempt), ...(info?.heartbeatDetails as Partial<TrainHeartbeat> | undefined), phase: 'staging', attempt, pid: null };
+  const hb: TrainHeartbeat = { ...emptyHeartbeat(attempt), ...(info?.heartbeatDetails as Partial<TrainHeartbeat> | undefined), phase: 'staging', attempt, pid: null, pipeline_step: input.step };
   const beats = startHeartbeats(() => hb, d.heartbeatEveryMs);
   const lake = openLakeFor(input.lake, d);
   const runDir = localRunDir(d, input.runId, input.step);
