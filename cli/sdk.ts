@@ -9,6 +9,7 @@ import type { PipelineProgress } from '../contracts/progress.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus } from '../contracts/search-attributes.js';
 import { InvalidPipelineError, sqlFileErrors } from './load-spec.js';
 import { liveProgress } from './live-progress.js';
+import { rejectedCancel } from './cancel-answer.js';
 
 export type PipelineHandle = WorkflowHandle<typeof pipelineWorkflow>;
 
@@ -79,7 +80,16 @@ export function getProgress(handle: WorkflowHandle): Promise<PipelineProgress> {
   return liveProgress(handle, () => handle.query(progressQuery));
 }
 
-/** Cancels the run's running steps cleanly (the trainer checkpoints) through the `cancel` update. */
-export function cancelPipeline(handle: WorkflowHandle, reason?: string) {
-  return handle.executeUpdate(cancelUpdate, { args: [reason ?? ''] });
+/**
+ * Cancels the run's running steps cleanly (the trainer checkpoints) through the `cancel` update. A run that is
+ * already cancelling or has ended answers `{cancelled: false}` (the workflow rejects the update: no history cost).
+ */
+export async function cancelPipeline(handle: WorkflowHandle, reason?: string): Promise<{ cancelled: boolean; reason: string }> {
+  try {
+    return await handle.executeUpdate(cancelUpdate, { args: [reason ?? ''] });
+  } catch (err) {
+    const rejected = rejectedCancel(err);
+    if (rejected) return rejected;
+    throw err;
+  }
 }

@@ -5,6 +5,7 @@ import type { PipelineProgress } from '../../contracts/progress.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep } from '../../contracts/search-attributes.js';
 import { renderProgress } from '../render/progress.js';
 import { liveProgress } from '../live-progress.js';
+import { rejectedCancel } from '../cancel-answer.js';
 import {
   CliError, EXIT_FAILED, EXIT_INVALID, EXIT_OK, formatTime, queryString, table, usageError, withClient, workflowUrl, type Connected,
 } from './common.js';
@@ -125,6 +126,11 @@ export async function cancelCommand(id: string, opts: { reason?: string; timeout
     try {
       answer = await c.connection.withDeadline(Date.now() + timeoutS * 1000, () => handle.executeUpdate<{ cancelled: boolean; reason: string }, [string]>('cancel', { args: [opts.reason ?? 'cancelled from the lakeforge CLI'] }));
     } catch (err) {
+      const rejected = rejectedCancel(err);
+      if (rejected) {
+        print(`${id}: not cancelled: ${rejected.reason}`);
+        return EXIT_INVALID;
+      }
       if (/deadline/i.test((err as Error).message)) {
         throw new CliError(`no worker accepted the cancel of ${id} within ${timeoutS}s (is a worker polling task queue ${d.taskQueue}?)`, EXIT_FAILED, { cause: err });
       }
