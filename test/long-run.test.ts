@@ -58,9 +58,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await env?.close(); // closes `server` too
-  if (child?.pid) {
-    try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
+  // The server runs in its own process group: stop the group, and make sure it is gone.
+  const pid = child?.pid;
+  if (!pid) return;
+  try { process.kill(-pid, 'SIGTERM'); } catch { return; }
+  for (let i = 0; i < 100; i++) {
+    try { process.kill(-pid, 0); } catch { return; }
+    await new Promise((r) => setTimeout(r, 100));
   }
+  try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
 });
 
 /** A train step of a few thousand steps that reports progress at every step; `seed` makes a new model version. */
@@ -79,11 +85,21 @@ async function historyOf(handle: { fetchHistory(): Promise<temporal.api.history.
   return { events, signals: events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED).length };
 }
 
+function histogram(events: temporal.api.history.v1.IHistoryEvent[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of events) {
+    const name = (EventType[e.eventType ?? 0] ?? String(e.eventType)).replace(/^EVENT_TYPE_/, '');
+    out[name] = (out[name] ?? 0) + 1;
+  }
+  return out;
+}
+
 describe('a long training run under lowered history limits', () => {
   it(`completes with at most ${HISTORY_BOUND} history events while training reports thousands of progress events`, async () => {
     await env.run(async () => {
-      const handle = await startPipeline(server.client, longSpec(1001), { lake: env.lake, queues: env.queues, runKey: 'long' });
-      const runId = 'news-topics-long';
+      const handle = await startPipeline(server.client, longSpec(1001), { lake: env.lake, queues: env.queues, runKey: `long-${process.pid}` });
+      // runKey per process: the trainer's local run directory (under LAKEFORGE_HOME) is keyed by the run id.
+      const runId = `news-topics-long-${process.pid}`;
       const seen: Array<{ step: number; loss?: number; at: number }> = [];
       let done = false;
       const result = handle.result().finally(() => { done = true; });
@@ -102,7 +118,7 @@ describe('a long training run under lowered history limits', () => {
       const { events, signals } = await historyOf(handle);
       const figures = {
         trainSeconds, trainerSteps: out.steps.train.metrics?.steps, progressEvents: progressEvents.get(runId),
-        historyEvents: events.length, signals, livePolls: seen.length,
+        historyEvents: events.length, signals, livePolls: seen.length, eventTypes: histogram(events),
         firstSeen: seen[0], lastSeen: seen[seen.length - 1],
       };
       process.stderr.write(`[long-run] ${JSON.stringify(figures)}\n`);
@@ -128,18 +144,18 @@ describe('a long training run under lowered history limits', () => {
     onEvent = (e, at) => {
       if (e.event !== 'progress' || !at.runId || Date.now() - (lastSent.get(at.runId) ?? 0) < 500) return;
       lastSent.set(at.runId, Date.now());
-      void server.client.workflow.getHandle('lakeforge/news-topics/control')
+      void server.client.workflow.getHandle(`lakeforge/news-topics/control-${process.pid}`)
         .signal(stepProgressSignal, { step: 'train', progress: { step: e.step, loss: e.loss, etaSeconds: e.eta_s } })
         .catch(() => {});
     };
     try {
       await env.run(async () => {
-        const handle = await startPipeline(server.client, longSpec(2002), { lake: env.lake, queues: env.queues, runKey: 'control' });
+        const handle = await startPipeline(server.client, longSpec(2002), { lake: env.lake, queues: env.queues, runKey: `control-${process.pid}` });
         const err = await handle.result().catch((e) => e);
         expect(err).toBeInstanceOf(WorkflowFailedError);
         expect((err as WorkflowFailedError).cause).toBeInstanceOf(TerminatedFailure);
         const { events, signals } = await historyOf(handle);
-        process.stderr.write(`[long-run control] ${JSON.stringify({ historyEvents: events.length, signals, progressEvents: progressEvents.get('news-topics-control') })}\n`);
+        process.stderr.write(`[long-run control] ${JSON.stringify({ historyEvents: events.length, signals, progressEvents: progressEvents.get(`news-topics-control-${process.pid}`) })}\n`);
         expect(events.length).toBeGreaterThanOrEqual(HISTORY_ERROR);
         // The terminated run's train activity is cancelled: its trainer checkpoints and is reaped before the workers stop.
         for (let i = 0; i < 240 && liveTrainerPids().length; i++) await new Promise((r) => setTimeout(r, 250));
