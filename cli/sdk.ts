@@ -10,6 +10,8 @@ import { cancelUpdate, progressQuery } from '../contracts/messages.js';
 import type { PipelineProgress } from '../contracts/progress.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus } from '../contracts/search-attributes.js';
 import { InvalidPipelineError, sqlFileErrors } from './load-spec.js';
+import { liveProgress } from './live-progress.js';
+import { rejectedCancel } from './cancel-answer.js';
 
 export type PipelineHandle = WorkflowHandle<typeof pipelineWorkflow>;
 
@@ -72,12 +74,24 @@ export async function startPipeline(client: Client, spec: PipelineSpecInput, opt
   });
 }
 
-/** The run's step table and training progress (the `progress` query). */
+/**
+ * The run's step table (the `progress` query) with each running step's live figures (training step, loss, ETA,
+ * attempt) from its activity's heartbeat details: they cost the run no history (docs/long-runs.md).
+ */
 export function getProgress(handle: WorkflowHandle): Promise<PipelineProgress> {
-  return handle.query(progressQuery);
+  return liveProgress(handle, () => handle.query(progressQuery));
 }
 
-/** Cancels the run's running steps cleanly (the trainer checkpoints) through the `cancel` update. */
-export function cancelPipeline(handle: WorkflowHandle, reason?: string) {
-  return handle.executeUpdate(cancelUpdate, { args: [reason ?? ''] });
+/**
+ * Cancels the run's running steps cleanly (the trainer checkpoints) through the `cancel` update. A run that is
+ * already cancelling or has ended answers `{cancelled: false}` (the workflow rejects the update: no history cost).
+ */
+export async function cancelPipeline(handle: WorkflowHandle, reason?: string): Promise<{ cancelled: boolean; reason: string }> {
+  try {
+    return await handle.executeUpdate(cancelUpdate, { args: [reason ?? ''] });
+  } catch (err) {
+    const rejected = rejectedCancel(err);
+    if (rejected) return rejected;
+    throw err;
+  }
 }

@@ -24,6 +24,10 @@ export const FailureType = {
   StepFailed: 'StepFailed',
   /** The pipeline ends with this when it was cancelled by request. */
   Cancelled: 'Cancelled',
+  /** A `cancel` update rejected because a cancel is already under way (rejected updates cost no history). */
+  AlreadyCancelling: 'AlreadyCancelling',
+  /** A `cancel` update rejected because the run has already ended. */
+  NotRunning: 'NotRunning',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -11,6 +11,10 @@ export interface TrainingProgress {
   samplesPerSecond?: number;
   etaSeconds?: number | null;
   checkpoint?: string | null;
+  /** The activity's phase (staging, restoring, running, syncing, publishing), from its heartbeat. */
+  phase?: string;
+  /** When the server last recorded the heartbeat these figures come from (ms since epoch). */
+  heartbeatAt?: number;
 }
 
 export interface StepProgress {
@@ -20,6 +24,10 @@ export interface StepProgress {
   startedAt?: number;
   endedAt?: number;
   attempt?: number;
+  /** The step's retry budget, while it runs (from the pending activity). */
+  maxAttempts?: number;
+  /** The previous attempt's failure while a retry runs (a preemption, a crash). */
+  lastFailure?: string;
   result?: StepResult;
   error?: string;
   training?: TrainingProgress;
@@ -56,6 +64,8 @@ function detail(s: StepProgress): string {
     if (t.etaSeconds != null) parts.push(`ETA ${formatDuration(t.etaSeconds * 1000)}`);
     return parts.join(', ');
   }
+  // Live training figures are in the pending activity's heartbeat details, not in the workflow (docs/long-runs.md).
+  if (s.state === 'running' && (s.kind === 'train' || s.kind === 'evaluate')) return 'live step, loss, ETA: Pending Activities → Heartbeat Details';
   const m = s.result?.metrics;
   if (m) return Object.entries(m).slice(0, 4).map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(4)}`).join(', ');
   return '';

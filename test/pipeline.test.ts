@@ -103,6 +103,9 @@ describe('pipelineWorkflow end to end (real workers, real DuckDB, real trainer)'
 
       const answer = await cancelPipeline(handle, 'test asked');
       expect(answer.cancelled).toBe(true);
+      // While the trainer checkpoints, a repeated cancel is rejected: it adds nothing to the history.
+      const again = await cancelPipeline(handle, 'asked twice');
+      expect(again).toEqual({ cancelled: false, reason: 'already cancelling: test asked' });
       const err = await handle.result().catch((e) => e);
       expect((err as WorkflowFailedError).cause).toMatchObject({ type: 'Cancelled' });
       const progress = await getProgress(handle);
@@ -111,6 +114,12 @@ describe('pipelineWorkflow end to end (real workers, real DuckDB, real trainer)'
       expect(progress.steps.find((s) => s.name === 'evaluate')!.state).toBe('skipped');
       expect((await handle.describe()).typedSearchAttributes.get(LakeforgeStatus)).toBe('cancelled');
       expect(liveTrainerPids()).toEqual([]);
+      const events = (await handle.fetchHistory()).events ?? [];
+      const accepted = events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length;
+      expect(accepted).toBe(1);
+      expect(events.filter((e) => e.workflowExecutionSignaledEventAttributes).length).toBe(0);
+      // No signals (live progress came from the heartbeat), and the history replays with its rejected second cancel.
+      await Worker.runReplayHistory(workflowBundle(), await handle.fetchHistory(), handle.workflowId);
     });
   });
 });

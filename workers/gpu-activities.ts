@@ -1,7 +1,9 @@
 import { createGpuActivities, type GpuActivityDeps } from '../activities/steps/index.js';
-import { trainingProgressRelay } from './progress-relay.js';
 
-/** Everything the lakeforge-gpu queue serves; training progress is relayed to the pipeline run by default. */
+/**
+ * Everything the lakeforge-gpu queue serves. Live training progress travels in the activities' heartbeat details
+ * (no history cost), read by the CLI and SDK through describe(); nothing signals the pipeline (docs/long-runs.md).
+ */
 export function gpuActivities(deps: GpuActivityDeps = {}) {
-  return { ...createGpuActivities({ onTrainerEvent: trainingProgressRelay(), ...deps }) };
+  return { ...createGpuActivities(deps) };
 }

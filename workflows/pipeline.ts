@@ -85,6 +85,16 @@ function callStep<K extends StepKind>(acts: StepActivities, kind: K, input: Step
   return (acts[kind] as (i: StepInput<K>) => Promise<StepResult>)(input);
 }
 
+/**
+ * An accepted update costs history events; a rejected one costs none. Once a cancel is under way (the trainer may
+ * take its grace period to checkpoint), further cancels are rejected, so a client retrying in a loop cannot grow
+ * the history. Validators do not run on replay, so old histories with several accepted cancels still replay.
+ */
+function rejectRepeatedCancel(status: PipelineProgress['status'], cancelReason: string | undefined): void {
+  if (cancelReason !== undefined) throw ApplicationFailure.create({ type: FailureType.AlreadyCancelling, nonRetryable: true, message: `already cancelling: ${cancelReason}` });
+  if (status !== 'running') throw ApplicationFailure.create({ type: FailureType.NotRunning, nonRetryable: true, message: `run already ${status}` });
+}
+
 export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOutput> {
   const validated = validatePipeline(input.spec);
   if (!validated.ok) {
@@ -135,7 +145,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
     cancelReason = reason || 'cancelled by request';
     scope.cancel();
     return { cancelled: true, reason: cancelReason };
-  });
+  }, { validator: (_reason: string) => rejectRepeatedCancel(progress.status, cancelReason) });
 
   const results: Record<string, StepResult> = {};
   const runStep = async (step: PlannedStep): Promise<StepResult> => {

@@ -23,6 +23,8 @@ export interface TrainHeartbeat {
   pid: number | null;
   slot: string | null;
   attempt: number;
+  /** The pipeline step this activity runs (train only): how `getProgress` puts these figures on the right row. */
+  pipeline_step?: string;
 }
 
 export function emptyHeartbeat(attempt: number): TrainHeartbeat {

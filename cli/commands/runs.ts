@@ -5,6 +5,8 @@ import type { PipelineProgress } from '../../contracts/progress.js';
 import { cancelUpdate, progressQuery } from '../../contracts/messages.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep } from '../../contracts/search-attributes.js';
 import { renderProgress } from '../render/progress.js';
+import { liveProgress } from '../live-progress.js';
+import { rejectedCancel } from '../cancel-answer.js';
 import {
   CliError, EXIT_FAILED, EXIT_INVALID, EXIT_OK, formatTime, queryString, table, usageError, withClient, workflowUrl, type Connected,
 } from './common.js';
@@ -12,10 +14,13 @@ import {
 const print = (s = '') => process.stdout.write(`${s}\n`);
 const RUN_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
 
-/** Answers the `progress` query, or undefined when no worker answers within `ms` (none polling, not started yet). */
+/**
+ * Answers the `progress` query merged with the running activities' heartbeat details (live step/loss/ETA), or
+ * undefined when no worker answers within `ms` (none polling, not started yet).
+ */
 export async function tryProgress(c: Connected, handle: WorkflowHandle, ms: number): Promise<{ progress?: PipelineProgress; error?: string }> {
   try {
-    return { progress: await c.connection.withDeadline(Date.now() + ms, () => handle.query(progressQuery)) };
+    return { progress: await c.connection.withDeadline(Date.now() + ms, () => liveProgress(handle, () => handle.query(progressQuery))) };
   } catch (err) {
     return { error: (err as Error).message };
   }
@@ -122,6 +127,11 @@ export async function cancelCommand(id: string, opts: { reason?: string; timeout
     try {
       answer = await c.connection.withDeadline(Date.now() + timeoutS * 1000, () => handle.executeUpdate(cancelUpdate, { args: [opts.reason ?? 'cancelled from the lakeforge CLI'] }));
     } catch (err) {
+      const rejected = rejectedCancel(err);
+      if (rejected) {
+        print(`${id}: not cancelled: ${rejected.reason}`);
+        return EXIT_INVALID;
+      }
       if (/deadline/i.test((err as Error).message)) {
         throw new CliError(`no worker accepted the cancel of ${id} within ${timeoutS}s (is a worker polling task queue ${d.taskQueue}?)`, EXIT_FAILED, { cause: err });
       }

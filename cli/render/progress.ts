@@ -40,7 +40,14 @@ export function trainingText(t: TrainingProgress): string {
   if (t.loss !== undefined) parts.push(`loss ${t.loss.toFixed(4)}`);
   if (t.samplesPerSecond !== undefined) parts.push(`${t.samplesPerSecond.toFixed(1)} samples/s`);
   if (t.etaSeconds != null) parts.push(`ETA ${formatDuration(t.etaSeconds * 1000)}`);
+  if (t.phase && t.phase !== 'running') parts.push(t.phase);
   return parts.join('  ');
+}
+
+/** `attempt 3/10 (last: Preempted: …)` for a step being retried; '' on its first attempt. */
+export function attemptText(s: StepProgress): string {
+  if (!s.attempt || s.attempt <= 1) return '';
+  return `attempt ${s.attempt}${s.maxAttempts ? `/${s.maxAttempts}` : ''}${s.lastFailure ? ` (last: ${s.lastFailure.slice(0, 80)})` : ''}`;
 }
 
 function stepDuration(s: StepProgress, now: number): string {
@@ -75,6 +82,8 @@ export function renderProgress(p: PipelineProgress, now: number, opts: { color?:
       const frac = t.totalSteps ? (t.step ?? 0) / t.totalSteps : 0;
       lines.push(`    ${' '.repeat(nameW)}  ${st.cyan(bar(frac))} ${trainingText(t)}`);
     }
+    const retry = s.state === 'running' ? attemptText(s) : '';
+    if (retry) lines.push(`    ${' '.repeat(nameW)}  ${st.yellow(retry)}`);
   }
   if (!opts.width) return lines;
   // A wrapped line would break the cursor arithmetic of the redraw: cut at the terminal width (ANSI-aware).
@@ -135,13 +144,15 @@ export class ProgressRenderer {
   private logChanges(p: PipelineProgress, now: number): void {
     const stamp = new Date(now).toISOString().slice(11, 19);
     for (const s of p.steps) {
-      const key = `${s.state}`;
+      // A retry (new attempt) is a change too: a preempted step is visible in CI logs.
+      const key = `${s.state}#${s.attempt ?? 1}`;
       if (this.lastStates.get(s.name) !== key) {
         this.lastStates.set(s.name, key);
         if (s.state === 'pending') continue;
         const dur = s.state === 'running' ? '' : ` in ${stepDuration(s, now)}`;
         const detail = stepDetail(s);
-        this.out.write(`[${stamp}] ${s.name} (${s.kind}): ${s.state}${s.state === 'skipped' ? '' : dur}${detail ? ` — ${detail}` : ''}\n`);
+        const retry = s.state === 'running' ? attemptText(s) : '';
+        this.out.write(`[${stamp}] ${s.name} (${s.kind}): ${s.state}${s.state === 'skipped' ? '' : dur}${detail ? ` — ${detail}` : ''}${retry ? ` — ${retry}` : ''}\n`);
       }
       if (s.state === 'running' && s.training) {
         const text = trainingText(s.training);

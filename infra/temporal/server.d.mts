@@ -4,6 +4,7 @@ export declare function freePort(): Promise<number>;
 export declare function serverHealthy(temporalBin: string, address: string): boolean;
 export declare function spawnDevServer(opts: {
   temporalBin: string; ip?: string; port: number; uiPort: number | null; dbFile: string | null; logFile: string; namespace?: string;
+  dynamicConfig?: Record<string, string | number | boolean>;
 }): Promise<import('node:child_process').ChildProcess>;
 export declare function webUiUrl(env?: NodeJS.ProcessEnv): string;
 export declare function startServer(opts?: { env?: NodeJS.ProcessEnv; log?: (m: string) => void }): Promise<{ address: string; started: boolean; pid?: number }>;

@@ -65,9 +65,9 @@ async function waitHealthy(temporalBin, address, child, logFile, timeoutMs = 90_
 
 /**
  * Spawns `temporal server start-dev`, detached in its own process group, and waits until it serves.
- * dbFile null keeps state in memory (tests); uiPort null runs headless.
+ * dbFile null keeps state in memory (tests); uiPort null runs headless. dynamicConfig: more `--dynamic-config-value`s.
  */
-export async function spawnDevServer({ temporalBin, ip = '127.0.0.1', port, uiPort, dbFile, logFile, namespace = 'default' }) {
+export async function spawnDevServer({ temporalBin, ip = '127.0.0.1', port, uiPort, dbFile, logFile, namespace = 'default', dynamicConfig = {} }) {
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--namespace', namespace, '--log-level', 'warn'];
   if (dbFile) args.push('--db-filename', dbFile);
   if (uiPort) args.push('--ui-port', String(uiPort));
@@ -76,6 +76,8 @@ export async function spawnDevServer({ temporalBin, ip = '127.0.0.1', port, uiPo
   // Eager activity dispatch: an activity on the workflow's own task queue comes back with the workflow task's
   // reply instead of a second trip through matching (halves the hop between ETL steps; bench/overhead.ts).
   args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
+  // Extra server settings, e.g. lowered history limits for test/long-run.test.ts.
+  for (const [key, value] of Object.entries(dynamicConfig)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   // Shorter visibility refresh would be nicer for tests, but the dev server's SQLite visibility is already immediate.
   const out = openSync(logFile, 'a');
   const child = spawn(temporalBin, args, { detached: true, stdio: ['ignore', out, out] });

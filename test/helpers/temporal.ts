@@ -4,7 +4,11 @@ import { NativeConnection } from '@temporalio/worker';
 
 /** Connections to the run's real dev server (started by test/setup/temporal-server.ts). */
 export async function connectTestServer() {
-  const address = inject('temporalAddress');
+  return connectServer(inject('temporalAddress'));
+}
+
+/** Connections to a dev server at `address` (a test that starts a server of its own). */
+export async function connectServer(address: string) {
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: 'default' });
   const nativeConnection = await NativeConnection.connect({ address });

@@ -67,7 +67,7 @@ async function computeTrain({ input, params, deps: d, lake, control, upstream, v
   const ckPrefix = checkpointsPrefix(input.runId, input.step);
   const info = currentContext()?.info;
   const attempt = info?.attempt ?? 1;
-  const hb: TrainHeartbeat = { ...emptyHeartbeat(attempt), ...(info?.heartbeatDetails as Partial<TrainHeartbeat> | undefined), phase: 'staging', attempt, pid: null };
+  const hb: TrainHeartbeat = { ...emptyHeartbeat(attempt), ...(info?.heartbeatDetails as Partial<TrainHeartbeat> | undefined), phase: 'staging', attempt, pid: null, pipeline_step: input.step };
   const beats = startHeartbeats(() => hb, d.heartbeatEveryMs);
   state.beats = beats;
   const localCk = join(runDir, 'checkpoints');
