@@ -5,6 +5,7 @@ import {
   proxyActivities, setHandler, setCurrentDetails, upsertSearchAttributes, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
 import type { StepResult } from '../contracts/step-result.js';
+import { NON_RETRYABLE_TYPES } from '../contracts/failures.js';
 import { validatePipeline, formatPath, type PipelinePlan, type PlannedStep } from './spec/validate.js';
 import type { PipelineSpecInput, RetrySpec } from '../contracts/spec.js';
 import { progressMarkdown, type PipelineProgress, type StepProgress, type TrainingProgress } from '../contracts/progress.js';
@@ -44,7 +45,7 @@ export const cancelUpdate = defineUpdate<{ cancelled: boolean; reason: string },
 /** Sent by long-running activities (train) with their latest heartbeat details. */
 export const stepProgressSignal = defineSignal<[{ step: string; progress: TrainingProgress }]>('stepProgress');
 
-const NON_RETRYABLE = ['BadInput', 'SchemaMismatch', 'InvalidPipeline'];
+const NON_RETRYABLE: string[] = NON_RETRYABLE_TYPES;
 const QUEUE_KIND: Record<PlannedStep['kind'], 'etl' | 'gpu'> = {
   clean: 'etl', features: 'etl', train: 'gpu', evaluate: 'gpu', promote: 'etl', // promote only reads and writes the lake: no GPU slot for it
   sql: 'etl',

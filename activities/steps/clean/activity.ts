@@ -1,7 +1,10 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { badInput, schemaMismatch } from '../../../contracts/failures.js';
+import { badInput, invariantViolated, schemaMismatch } from '../../../contracts/failures.js';
+import { classifyDuckdbError } from '../../duckdb/errors.js';
+import { requireSomeClean } from './outcome.js';
+import { checkDeclaredColumns, checkRawColumns, coerceColumn, rawReader } from './columns.js';
 import type { StepResult } from '../../../contracts/step-result.js';
 import { buildManifest, datasetName, describeFiles, verifyPublished, readManifest, type LakeStorage, type ObjectInfo, type ManifestFile } from '../../lake/index.js';
 import { Params, loadSqlDir, quoteIdent, quoteLiteral, renderSql } from '../../duckdb/sql.js';
@@ -10,7 +13,6 @@ import { CleanParamsSchema, type CleanParams, type ColumnType } from './params.j
 import {
   type EtlDeps,
   inspectInputFiles,
-  mapReadError,
   openStepLake,
   parquetRows,
   parquetSchema,
@@ -121,10 +123,11 @@ export async function publishClean(lake: LakeStorage, o: {
   const writtenClean = cleanFiles.reduce((s, f) => s + f.rows, 0);
   const writtenRejects = rejectFiles.reduce((s, f) => s + f.rows, 0);
   if (writtenClean !== outcome.rowsClean || writtenRejects !== outcome.rowsRejected || outcome.rowsIn !== writtenClean + writtenRejects) {
-    throw new Error(
+    throw invariantViolated(
       `conservation violated for ${dataset}: rows_in=${outcome.rowsIn}, clean=${writtenClean} (expected ${outcome.rowsClean}), rejected=${writtenRejects} (expected ${outcome.rowsRejected})`,
     );
   }
+  requireSomeClean(dataset, outcome, o.params.allowEmpty);
   const metrics: Record<string, number> = {
     rows_in: outcome.rowsIn,
     rows_clean: outcome.rowsClean,
@@ -181,7 +184,9 @@ export function buildCleanSql(params: CleanParams, present: Map<string, string>,
       typed.push(`CAST(NULL AS ${c.type}) AS ${q(c.name)}`);
       continue;
     }
-    const cast = `TRY_CAST(${q(c.name)} AS ${c.type})`;
+    // Binary (un-annotated BYTE_ARRAY) text is decoded as UTF-8, rejecting what is not (columns.ts).
+    const { cast, checkFailure } = coerceColumn(c.name, src, c.type);
+    if (checkFailure) castFailures.push(`WHEN ${checkFailure.when} THEN ${p.add(checkFailure.reason)}`);
     let expr = cast;
     if (c.type === 'VARCHAR' && c.normalize) expr = `nullif(lf_normalize_text(${cast}), '')`;
     if (c.type === 'VARCHAR[]' && c.normalize) expr = `list_transform(${cast}, __t -> lf_normalize_text(__t))`;
@@ -273,7 +278,8 @@ export function buildCleanSql(params: CleanParams, present: Map<string, string>,
 
   const caseOf = (whens: string[]) => (whens.length ? `CASE ${whens.join(' ')} END` : 'CAST(NULL AS VARCHAR)');
   const T = CLEAN_SQL;
-  const rawInputCte = T['10_input.sql'].trim();
+  const reader = rawReader(present);
+  const rawInputCte = renderSql(T['10_input.sql'], { exclude: reader.exclude, row_number: reader.rowNumber, options: reader.options }).trim();
   const upToLabels = [
     rawInputCte,
     renderSql(T['20_coerce.sql'], { typed_columns: typed.join(',\n    '), cast_failure: caseOf(castFailures) }).trim(),
@@ -322,8 +328,10 @@ export function paramsFor(sql: string, all: Record<string, unknown>) {
 
 /** Schema: every required column in every file (SchemaMismatch names column and file); list-ness must match. */
 export async function checkCleanInput(conn: DuckDBConnection, control: StepControl, files: StagedFile[], params: CleanParams) {
+  checkDeclaredColumns(params.columns);
   const inspected = await inspectInputFiles(conn, control, files);
   inspected.forEach((info, i) => {
+    checkRawColumns(files[i].uri, info.columns);
     const cols = new Map(info.columns.map((c) => [lower(c.name), c]));
     for (const c of params.columns) {
       const found = cols.get(lower(c.name));
@@ -404,16 +412,16 @@ export async function computeClean(
       else reasons[String(r.reason)] = n;
     }
     const rowsRejected = rowsIn - rowsClean;
-    if (rowsIn !== expectedRows) throw new Error(`conservation violated: the input files hold ${expectedRows} rows, ${rowsIn} were judged`);
+    if (rowsIn !== expectedRows) throw invariantViolated(`conservation violated: the input files hold ${expectedRows} rows, ${rowsIn} were judged`);
     if (Number(wroteClean.rowsChanged) !== rowsClean || Number(wroteRejects.rowsChanged) !== rowsRejected) {
-      throw new Error(`conservation violated: wrote ${wroteClean.rowsChanged} clean and ${wroteRejects.rowsChanged} rejected rows of ${rowsIn}`);
+      throw invariantViolated(`conservation violated: wrote ${wroteClean.rowsChanged} clean and ${wroteRejects.rowsChanged} rejected rows of ${rowsIn}`);
     }
     await runStatement(conn, control, 'cleanup', 'DROP TABLE IF EXISTS duplicates');
     await runStatement(conn, control, 'cleanup', 'DROP TABLE IF EXISTS checked');
     await runStatement(conn, control, 'cleanup', 'DROP TABLE IF EXISTS rejected');
     return { rowsIn, rowsClean, rowsRejected, reasons };
   } catch (err) {
-    throw mapReadError(err, files);
+    throw await classifyDuckdbError(err, files, conn, 'cleaning');
   }
 }
 

@@ -15,7 +15,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { badInput, invalidPipeline } from '../../../contracts/failures.js';
+import { badInput, invalidPipeline, invariantViolated } from '../../../contracts/failures.js';
+import { classifyDuckdbError } from '../../duckdb/errors.js';
 import type { StepResult } from '../../../contracts/step-result.js';
 import { datasetName, describeFiles, lakeJoin, type ObjectInfo } from '../../lake/index.js';
 import { quoteLiteral } from '../../duckdb/sql.js';
@@ -25,7 +26,7 @@ import {
   buildCleanSql, checkCleanInput, cleanVersion, computeClean, iqrFences, paramsFor, publishClean, publishedClean,
   type CleanOutcome, type IqrFences,
 } from './activity.js';
-import { mapReadError, openStepLake, parquetRows, parquetSchema, parseInput, varcharList, withConnection, type EtlDeps } from '../../kernel/etl-common.js';
+import { openStepLake, parquetRows, parquetSchema, parseInput, varcharList, withConnection, type EtlDeps } from '../../kernel/etl-common.js';
 import { WorkKeySchema, cutBatches, gatherParts, pad, removeTmp, stagePlanned, workArea } from '../../kernel/partitions.js';
 
 const Base = z.object({ lake: z.string().optional(), dataset: z.string().min(1), params: CleanParamsSchema });
@@ -142,12 +143,12 @@ export async function shuffleCleanBatch(deps: EtlDeps, raw: unknown): Promise<Sh
         await runStatement(conn, control, 'shuffle', shuffle, paramsFor(shuffle, sql.params));
         if (iqrValues) await runStatement(conn, control, 'iqr-values', iqrValues, paramsFor(iqrValues, sql.params));
       } catch (err) {
-        throw mapReadError(err, files);
+        throw await classifyDuckdbError(err, files, conn, 'shuffling');
       }
       const counts = await queryRows(conn, control, 'shuffle', 'SELECT __bucket AS b, count(*) AS n FROM shuffled GROUP BY ALL ORDER BY b');
       const total = counts.reduce((s, r) => s + Number(r.n), 0);
       const expected = inspected.reduce((s, f) => s + f.rows, 0);
-      if (total !== expected) throw new Error(`conservation violated in batch ${input.batch}: ${expected} rows read, ${total} shuffled`);
+      if (total !== expected) throw invariantViolated(`conservation violated in batch ${input.batch}: ${expected} rows read, ${total} shuffled`);
       const buckets: number[] = [];
       for (const r of counts) {
         const b = Number(r.b);

@@ -2,7 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { badInput, schemaMismatch } from '../../../contracts/failures.js';
+import { badInput, invariantViolated, schemaMismatch } from '../../../contracts/failures.js';
+import { classifyDuckdbError } from '../../duckdb/errors.js';
 import { StepResultSchema, type StepResult } from '../../../contracts/step-result.js';
 import { buildManifest, datasetName, describeFiles, readManifest, verifyPublished, type Manifest, type ManifestFile } from '../../lake/index.js';
 import { Params, loadSqlDir, quoteIdent, quoteLiteral, renderSql } from '../../duckdb/sql.js';
@@ -81,7 +82,7 @@ export async function runFeatures(deps: EtlDeps, rawInput: unknown): Promise<Ste
       const schema = await parquetSchema(conn, control, join(workDir, 'split=train', 'part-0.parquet'));
       const total = Object.values(splits).reduce((a, b) => a + b, 0);
       if (total !== cleanManifest.rows || written.reduce((s, f) => s + f.rows, 0) !== total) {
-        throw new Error(`features lost rows: clean has ${cleanManifest.rows}, featurized ${total}`);
+        throw invariantViolated(`features lost rows: clean has ${cleanManifest.rows}, featurized ${total}`);
       }
       const manifest = featuresManifest({ version, dataset, params, input: cleanManifest.version, files: written, schema, splits });
       control.heartbeat({ stage: 'publish' });
@@ -218,7 +219,7 @@ export async function computeFeatures(
   try {
     await runStatement(conn, control, 'featurize', sql.featurized, sql.params);
   } catch (err) {
-    throw mapReadError(err, files);
+    throw await classifyDuckdbError(err, files, conn, 'computing features');
   }
   const checks = await queryRows(conn, control, 'checks', sql.checks);
   const splits = { train: 0, val: 0, test: 0 };
@@ -231,7 +232,7 @@ export async function computeFeatures(
     const dir = join(workDir, `split=${split}`);
     await mkdir(dir, { recursive: true });
     const r = await runStatement(conn, control, `write-${split}`, sql.writeSplit(split), { split });
-    if (Number(r.rowsChanged) !== splits[split]) throw new Error(`split ${split}: wrote ${r.rowsChanged} of ${splits[split]} rows`);
+    if (Number(r.rowsChanged) !== splits[split]) throw invariantViolated(`split ${split}: wrote ${r.rowsChanged} of ${splits[split]} rows`);
   }
   await runStatement(conn, control, 'cleanup', 'DROP TABLE IF EXISTS featurized');
   return { splits };
