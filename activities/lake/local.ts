@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { badInput } from '../../contracts/failures.js';
 import { confinePath } from './paths.js';
+import { checkLink } from './symlinks.js';
 import type { Manifest } from './manifest.js';
 import { verifyPublished } from './manifest.js';
 import type { LakeStorage, ObjectInfo, PublishOutcome } from './types.js';
@@ -53,7 +54,8 @@ export class LocalLake implements LakeStorage {
   }
 
   uri(rel: string): string {
-    return `${this.rootUri}/${confinePath(rel)}`;
+    // `%` is escaped so that relative() (which decodes) gives back a name holding Spark's `%3A` escapes.
+    return `${this.rootUri}/${confinePath(rel).replace(/%/g, '%25')}`;
   }
 
   relative(uri: string): string {
@@ -77,7 +79,7 @@ export class LocalLake implements LakeStorage {
         if (e.name.startsWith('.')) continue;
         const child = `${rel}/${e.name}`;
         if (e.isDirectory()) await walk(child);
-        else if (e.isFile()) {
+        else if (e.isFile() || (e.isSymbolicLink() && (await checkLink(this.rootDir, this.abs(child), this.uri(child))) === 'file')) {
           const info = await this.stat(child);
           if (info) out.push(info);
         }
