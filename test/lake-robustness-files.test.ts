@@ -1,7 +1,9 @@
 // Real-world lakes (issue 13): the files real lakes hold. Symbolic links, Hive-style partition directories with
 // Spark's escapes, and the hidden work directories of killed attempts. Real DuckDB, a real local lake.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { workDirName } from '../activities/lake/gc.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
@@ -94,5 +96,47 @@ describe('files real lakes hold', () => {
     const { confinePath } = await import('../activities/lake/paths.js');
     expect(() => confinePath('raw/x%2f..%2f..%2f..')).toThrow(/escapes/);
     expect(confinePath('raw/spark/dt=2024-01-01T00%3A00%3A00/p.parquet')).toBe('raw/spark/dt=2024-01-01T00%3A00%3A00/p.parquet');
+  });
+
+  it('removes a SIGKILLed attempt\'s .tmp- work directory on the next attempt and with `lakeforge lake gc`, never a published version', async () => {
+    await writeRaw(conn, tl.lake, 'killed', 'part-0.parquet',
+      `SELECT range::VARCHAR AS id, repeat(md5(range::VARCHAR), 4) AS text, 'a' AS label FROM range(400000)`);
+    const cleanDir = join(root, 'clean', 'killed');
+    const workDirs = async () => (await readdir(cleanDir).catch(() => [] as string[])).filter((e) => e.includes('.tmp-'));
+    const killOne = async (params: unknown) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/clean-attempt.ts', tl.uri, tl.home, 'killed', JSON.stringify(params)], { stdio: 'ignore' });
+      const exited = new Promise((r) => child.on('exit', r));
+      const t0 = Date.now();
+      while ((await workDirs()).length === 0 && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 10));
+      child.kill('SIGKILL');
+      await exited;
+    };
+    await killOne(PARAMS);
+    const left = await workDirs();
+    expect(left).toHaveLength(1);
+    expect(left[0]).toMatch(/^\.[0-9a-f]+\.tmp-\d+@/);
+    // A live attempt's work directory (this process) is left alone.
+    const live = join(cleanDir, workDirName('v-live'));
+    await mkdir(live, { recursive: true });
+
+    // The next attempt removes the killed one's directory, then publishes.
+    const r = await clean('killed');
+    expect(r.metrics).toMatchObject({ rows_in: 400000 });
+    expect(await workDirs()).toEqual([live.split('/').pop()]);
+    expect(await readdir(join(root, 'rejects', 'killed'))).not.toContain(expect.stringMatching(/\.tmp-/));
+
+    // Killed again (a different version: other params), then `lakeforge lake gc` cleans up.
+    await rm(live, { recursive: true });
+    const published = await readdir(join(cleanDir, r.version));
+    await killOne({ ...PARAMS, dropExactDuplicates: false });
+    expect(await workDirs()).toHaveLength(1);
+    const gc = spawnSync(process.execPath, ['cli/bin.js', 'lake', 'gc', '--lake', tl.uri], { encoding: 'utf8', env: { ...process.env, LAKEFORGE_HOME: tl.home } });
+    expect(gc.status).toBe(0);
+    expect(gc.stdout).toMatch(/removed .*clean\/killed\/\.[0-9a-f]+\.tmp-\d+@.*: its owner process \d+ on .* is gone/);
+    expect(gc.stdout).toMatch(/abandoned work entr(y|ies) \([\d.]+ MB\) removed/);
+    expect(await workDirs()).toEqual([]);
+    expect(await readdir(join(cleanDir, r.version))).toEqual(published);
+    const again = await clean('killed');
+    expect(again).toMatchObject({ cached: true, version: r.version });
   });
 });

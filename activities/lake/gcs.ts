@@ -7,6 +7,7 @@ import { confinePath } from './paths.js';
 import type { Manifest } from './manifest.js';
 import { listLocalFiles, verifyPublished } from './manifest.js';
 import type { LakeStorage, ObjectInfo, PublishOutcome } from './types.js';
+import { sweepSiblings, workDirName } from './gc.js';
 import { MANIFEST_FILE } from './types.js';
 
 export interface GcsOptions {
@@ -176,7 +177,9 @@ export class GcsLake implements LakeStorage {
   }
 
   async createWorkDir(destRel: string): Promise<string> {
-    const dir = join(this.stagingDir, 'work', `${confinePath(destRel).replace(/\//g, '__')}.${randomUUID()}`);
+    const name = confinePath(destRel).replace(/\//g, '__');
+    await sweepSiblings(join(this.stagingDir, 'work'), name);
+    const dir = join(this.stagingDir, 'work', workDirName(name));
     await mkdir(dir, { recursive: true });
     return dir;
   }

@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { badInput } from '../../contracts/failures.js';
 import { confinePath } from './paths.js';
 import { checkLink } from './symlinks.js';
+import { sweepSiblings, workDirName } from './gc.js';
 import type { Manifest } from './manifest.js';
 import { verifyPublished } from './manifest.js';
 import type { LakeStorage, ObjectInfo, PublishOutcome } from './types.js';
@@ -137,7 +138,10 @@ export class LocalLake implements LakeStorage {
   async createWorkDir(destRel: string): Promise<string> {
     const dest = this.abs(destRel);
     const parts = confinePath(destRel).split('/');
-    const dir = join(dirname(dest), `.${parts[parts.length - 1]}.tmp-${randomUUID()}`);
+    const name = parts[parts.length - 1];
+    // A killed earlier attempt's work directory for this output goes first (gc.ts: only when provably abandoned).
+    await sweepSiblings(dirname(dest), name);
+    const dir = join(dirname(dest), workDirName(name));
     await mkdir(dir, { recursive: true });
     return dir;
   }
