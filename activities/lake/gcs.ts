@@ -8,6 +8,7 @@ import type { Manifest } from './manifest.js';
 import { listLocalFiles, verifyPublished } from './manifest.js';
 import type { LakeStorage, ObjectInfo, PublishOutcome } from './types.js';
 import { sweepSiblings, workDirName } from './gc.js';
+import { withGenerations } from './fingerprint.js';
 import { MANIFEST_FILE } from './types.js';
 
 export interface GcsOptions {
@@ -209,7 +210,9 @@ export class GcsLake implements LakeStorage {
       }
     });
     await Promise.all(workers);
-    const body = JSON.stringify(manifest, null, 2);
+    // The uploaded objects' generations go into the manifest: any later write of one changes it (fingerprint.ts).
+    const uploaded = new Map((await this.list(dest)).map((o) => [o.path, o.generation]));
+    const body = JSON.stringify(withGenerations(manifest, (p) => uploaded.get(`${dest}/${p}`)), null, 2);
     try {
       await this.call(`publish ${this.uri(dest)}`, () =>
         this.bucket.file(this.objectName(`${dest}/${MANIFEST_FILE}`)).save(body, {

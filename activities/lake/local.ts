@@ -6,6 +6,7 @@ import { badInput } from '../../contracts/failures.js';
 import { confinePath } from './paths.js';
 import { checkLink } from './symlinks.js';
 import { sweepSiblings, workDirName } from './gc.js';
+import { localGeneration, withLocalGenerations } from './fingerprint.js';
 import type { Manifest } from './manifest.js';
 import { verifyPublished } from './manifest.js';
 import type { LakeStorage, ObjectInfo, PublishOutcome } from './types.js';
@@ -95,7 +96,7 @@ export class LocalLake implements LakeStorage {
     try {
       const st = await stat(this.abs(path), { bigint: true });
       if (!st.isFile()) return null;
-      return { path, size: Number(st.size), generation: `${st.mtimeNs}-${st.ino}-${st.size}` };
+      return { path, size: Number(st.size), generation: localGeneration(st) };
     } catch (err) {
       if (isNotFound(err)) return null;
       throw err;
@@ -153,6 +154,8 @@ export class LocalLake implements LakeStorage {
   async publish(workDir: string, destRel: string, manifest: Manifest): Promise<PublishOutcome> {
     const dest = this.abs(destRel);
     // The manifest goes in last; the rename then makes directory and manifest appear together.
+    // Each file's generation goes into the manifest, so a cache hit notices a file rewritten at the same size.
+    manifest = await withLocalGenerations(manifest, workDir);
     await writeAtomic(join(workDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
     for (let attempt = 0; attempt < 3; attempt++) {
       const existing = await verifyPublished(this, destRel, manifest.version);
