@@ -4,6 +4,7 @@ import { WorkflowFailedError, type WorkflowExecutionDescription, type WorkflowHa
 import type { PipelineProgress } from '../../contracts/progress.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep } from '../../contracts/search-attributes.js';
 import { renderProgress } from '../render/progress.js';
+import { isServerUnreachable, serverWaitMs, withServerRetry } from './retry.js';
 import {
   CliError, EXIT_FAILED, EXIT_INVALID, EXIT_OK, formatTime, queryString, table, usageError, withClient, workflowUrl, type Connected,
 } from './common.js';
@@ -12,11 +13,11 @@ const print = (s = '') => process.stdout.write(`${s}\n`);
 const RUN_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
 
 /** Answers the `progress` query, or undefined when no worker answers within `ms` (none polling, not started yet). */
-export async function tryProgress(c: Connected, handle: WorkflowHandle, ms: number): Promise<{ progress?: PipelineProgress; error?: string }> {
+export async function tryProgress(c: Connected, handle: WorkflowHandle, ms: number): Promise<{ progress?: PipelineProgress; error?: string; unreachable?: boolean }> {
   try {
     return { progress: await c.connection.withDeadline(Date.now() + ms, () => handle.query<PipelineProgress>('progress')) };
   } catch (err) {
-    return { error: (err as Error).message };
+    return { error: (err as Error).message, unreachable: isServerUnreachable(err) };
   }
 }
 
@@ -43,12 +44,13 @@ function attrs(d: { typedSearchAttributes: WorkflowExecutionDescription['typedSe
 export async function statusCommand(id: string, opts: { json?: boolean }): Promise<number> {
   return withClient(async (c) => {
     const handle = c.client.workflow.getHandle(id);
-    const d = await handle.describe();
+    const retry = { address: c.address, maxWaitMs: serverWaitMs(120) };
+    const d = await withServerRetry('lakeforge status', () => handle.describe(), retry);
     const status = d.status.name;
     const { progress } = await tryProgress(c, handle, 3_000);
     let failure: string | undefined;
     if (status !== 'RUNNING' && status !== 'COMPLETED' && status !== 'CONTINUED_AS_NEW') {
-      failure = await handle.result().then(() => undefined, failureMessage);
+      failure = await withServerRetry('lakeforge status', () => handle.result(), retry).then(() => undefined, failureMessage);
     }
     const a = attrs(d);
     if (opts.json) {
@@ -85,13 +87,20 @@ export async function listCommand(opts: { pipeline?: string; status?: string; qu
   if (!Number.isInteger(limit) || limit < 1) throw usageError(`--limit must be a positive integer, got ${JSON.stringify(opts.limit)}`);
   const query = listQuery(opts);
   return withClient(async (c) => {
-    const rows: Array<{ workflowId: string; status: string; startTime: Date; closeTime?: Date } & ReturnType<typeof attrs>> = [];
+    type Row = { workflowId: string; status: string; startTime: Date; closeTime?: Date } & ReturnType<typeof attrs>;
+    let rows: Row[] = [];
     try {
-      for await (const wf of c.client.workflow.list({ query, pageSize: Math.min(limit, 100) })) {
-        rows.push({ workflowId: wf.workflowId, status: wf.status.name, startTime: wf.startTime, closeTime: wf.closeTime, ...attrs(wf) });
-        if (rows.length >= limit) break;
-      }
+      // A listing cut by a server restart starts over once the server answers again.
+      rows = await withServerRetry('lakeforge list', async () => {
+        const out: Row[] = [];
+        for await (const wf of c.client.workflow.list({ query, pageSize: Math.min(limit, 100) })) {
+          out.push({ workflowId: wf.workflowId, status: wf.status.name, startTime: wf.startTime, closeTime: wf.closeTime, ...attrs(wf) });
+          if (out.length >= limit) break;
+        }
+        return out;
+      }, { address: c.address, maxWaitMs: serverWaitMs(120) });
     } catch (err) {
+      if (isServerUnreachable(err)) throw new CliError(`cannot reach the server at ${c.address} (gave up after ${serverWaitMs(120) / 1000}s)`, EXIT_FAILED, { cause: err });
       throw new CliError(`the visibility query failed: ${query}`, opts.query ? EXIT_INVALID : EXIT_FAILED, { cause: err });
     }
     if (opts.json) {
