@@ -17,7 +17,18 @@ export async function tryProgress(c: Connected, handle: WorkflowHandle, ms: numb
   try {
     return { progress: await c.connection.withDeadline(Date.now() + ms, () => handle.query<PipelineProgress>('progress')) };
   } catch (err) {
-    return { error: (err as Error).message, unreachable: isServerUnreachable(err) };
+    // A query fails the same way with no worker and with no server: ask the server's health service which it is.
+    return { error: (err as Error).message, unreachable: isServerUnreachable(err) || !(await serverAnswers(c)) };
+  }
+}
+
+/** Whether the server answers its gRPC health check within 2 s. */
+export async function serverAnswers(c: Connected): Promise<boolean> {
+  try {
+    await c.connection.withDeadline(Date.now() + 2_000, () => c.connection.healthService.check({}));
+    return true;
+  } catch {
+    return false;
   }
 }
 
