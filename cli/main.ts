@@ -55,6 +55,15 @@ Examples:
     .option('--json', 'machine-readable output')
     .action(act(async (o: { pipeline?: string; status?: string; query?: string; limit?: string; json?: boolean }) => (await import('./commands/runs.js')).listCommand(o)));
 
+  const lake = sub(program, 'lake').description('lake maintenance');
+  sub(lake, 'gc')
+    .description('remove abandoned work directories of killed attempts (never a published version)')
+    .option('--lake <uri>', 'lake root; default LAKEFORGE_LAKE')
+    .option('--older-than <hours>', 'also remove work directories of other hosts untouched this long (default 6)')
+    .option('--dry-run', 'only list what would be removed')
+    .option('--json', 'machine-readable output')
+    .action(act(async (o: { lake?: string; olderThan?: string; dryRun?: boolean; json?: boolean }) => (await import('./commands/lake.js')).lakeGcCommand(o)));
+
   sub(program, 'cancel')
     .description('cancel a run cleanly through its `cancel` update (training checkpoints first)')
     .argument('<workflow-id>')

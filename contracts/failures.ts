@@ -37,6 +37,8 @@ export const NON_RETRYABLE_TYPES: FailureType[] = [
   FailureType.SchemaMismatch,
   FailureType.InvalidPipeline,
   FailureType.InvariantViolated,
+  // Every attempt runs under the same limit, so only raising the named setting helps.
+  FailureType.ResourceExhausted,
   FailureType.StepFailed,
   FailureType.Cancelled,
 ];
@@ -59,10 +61,11 @@ function failure(type: FailureType, message: string, details?: Details, cause?: 
 export const badInput = (message: string, details?: Details) => failure(FailureType.BadInput, message, details);
 export const schemaMismatch = (message: string, details?: Details) => failure(FailureType.SchemaMismatch, message, details);
 export const invalidPipeline = (message: string, details?: Details) => failure(FailureType.InvalidPipeline, message, details);
-export const invariantViolated = (message: string, details?: Details) => failure(FailureType.InvariantViolated, message, details);
+export const invariantViolated = (message: string, details?: Details) =>
+  failure(FailureType.InvariantViolated, `internal invariant violated (a lakeforge bug, not your input): ${message}`, details);
 export const storageUnavailable = (message: string, cause?: unknown) => failure(FailureType.StorageUnavailable, message, undefined, cause);
 export const trainerCrashed = (message: string, details?: Details) => failure(FailureType.TrainerCrashed, message, details);
 export const preempted = (message: string, details?: Details) => failure(FailureType.Preempted, message, details);
-export const resourceExhausted = (message: string, details?: Details) => failure(FailureType.ResourceExhausted, message, details);
+export const resourceExhausted = (message: string, details: { setting: string } & Details) => failure(FailureType.ResourceExhausted, message, details);
 export const stepFailed = (message: string, cause?: unknown) => failure(FailureType.StepFailed, message, undefined, cause);
 export const cancelled = (message: string) => failure(FailureType.Cancelled, message);

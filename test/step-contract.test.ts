@@ -58,11 +58,11 @@ describe('the step registry', () => {
     expect(bad.ok).toBe(false);
   });
 
-  it('marks internal invariant violations, step failures and cancellation non-retryable', () => {
-    for (const t of [FailureType.BadInput, FailureType.SchemaMismatch, FailureType.InvalidPipeline, FailureType.InvariantViolated, FailureType.StepFailed, FailureType.Cancelled]) {
+  it('marks internal invariant violations, exhausted resources, step failures and cancellation non-retryable', () => {
+    for (const t of [FailureType.BadInput, FailureType.SchemaMismatch, FailureType.InvalidPipeline, FailureType.InvariantViolated, FailureType.ResourceExhausted, FailureType.StepFailed, FailureType.Cancelled]) {
       expect(NON_RETRYABLE_TYPES).toContain(t);
     }
-    for (const t of [FailureType.TrainerCrashed, FailureType.Preempted, FailureType.StorageUnavailable, FailureType.ResourceExhausted]) {
+    for (const t of [FailureType.TrainerCrashed, FailureType.Preempted, FailureType.StorageUnavailable]) {
       expect(NON_RETRYABLE_TYPES).not.toContain(t);
     }
   });

@@ -7,7 +7,14 @@ import { confinePath } from './paths.js';
 import type { Manifest } from './manifest.js';
 import { listLocalFiles, verifyPublished } from './manifest.js';
 import type { LakeStorage, ObjectInfo, PublishOutcome } from './types.js';
+import { sweepSiblings, workDirName } from './gc.js';
+import { withGenerations } from './fingerprint.js';
 import { MANIFEST_FILE } from './types.js';
+
+/** CRC32C of an object's content, from its metadata (a concurrent, identical re-upload keeps it). */
+function gcsFingerprint(md: { crc32c?: string; generation?: unknown }): string {
+  return md.crc32c ? `crc32c:${md.crc32c}` : `generation:${String(md.generation ?? '')}`;
+}
 
 export interface GcsOptions {
   /** An emulator or private endpoint; defaults to STORAGE_EMULATOR_HOST, then Google's. */
@@ -106,7 +113,7 @@ export class GcsLake implements LakeStorage {
       if (f.name.endsWith('/')) continue; // "folder" placeholder objects
       const rel = this.relOf(f.name);
       if (rel.split('/').some((s) => s.startsWith('.'))) continue;
-      out.push({ path: rel, size: Number(f.metadata.size ?? 0), generation: String(f.metadata.generation ?? '') });
+      out.push({ path: rel, size: Number(f.metadata.size ?? 0), generation: String(f.metadata.generation ?? ''), fingerprint: gcsFingerprint(f.metadata) });
     }
     return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
@@ -115,7 +122,7 @@ export class GcsLake implements LakeStorage {
     const path = confinePath(rel);
     try {
       const [md] = await this.call(`stat ${this.uri(path)}`, () => this.bucket.file(this.objectName(path)).getMetadata());
-      return { path, size: Number(md.size ?? 0), generation: String(md.generation ?? '') };
+      return { path, size: Number(md.size ?? 0), generation: String(md.generation ?? ''), fingerprint: gcsFingerprint(md) };
     } catch (err) {
       if (isNotFoundError(err)) return null;
       throw err;
@@ -180,7 +187,9 @@ export class GcsLake implements LakeStorage {
   }
 
   async createWorkDir(destRel: string): Promise<string> {
-    const dir = join(this.stagingDir, 'work', `${confinePath(destRel).replace(/\//g, '__')}.${randomUUID()}`);
+    const name = confinePath(destRel).replace(/\//g, '__');
+    await sweepSiblings(join(this.stagingDir, 'work'), name);
+    const dir = join(this.stagingDir, 'work', workDirName(name));
     await mkdir(dir, { recursive: true });
     return dir;
   }
@@ -210,7 +219,9 @@ export class GcsLake implements LakeStorage {
       }
     });
     await Promise.all(workers);
-    const body = JSON.stringify(manifest, null, 2);
+    // The uploaded objects' content checksums go into the manifest: other bytes written later change them (fingerprint.ts).
+    const uploaded = new Map((await this.list(dest)).map((o) => [o.path, o.fingerprint]));
+    const body = JSON.stringify(withGenerations(manifest, (p) => uploaded.get(`${dest}/${p}`)), null, 2);
     try {
       await this.call(`publish ${this.uri(dest)}`, () =>
         this.bucket.file(this.objectName(`${dest}/${MANIFEST_FILE}`)).save(body, {

@@ -4,6 +4,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { badInput } from '../../contracts/failures.js';
 import { confinePath } from './paths.js';
+import { checkLink } from './symlinks.js';
+import { sweepSiblings, workDirName } from './gc.js';
+import { localGeneration, withLocalGenerations } from './fingerprint.js';
 import type { Manifest } from './manifest.js';
 import { verifyPublished } from './manifest.js';
 import type { LakeStorage, ObjectInfo, PublishOutcome } from './types.js';
@@ -53,7 +56,8 @@ export class LocalLake implements LakeStorage {
   }
 
   uri(rel: string): string {
-    return `${this.rootUri}/${confinePath(rel)}`;
+    // `%` is escaped so that relative() (which decodes) gives back a name holding Spark's `%3A` escapes.
+    return `${this.rootUri}/${confinePath(rel).replace(/%/g, '%25')}`;
   }
 
   relative(uri: string): string {
@@ -77,7 +81,7 @@ export class LocalLake implements LakeStorage {
         if (e.name.startsWith('.')) continue;
         const child = `${rel}/${e.name}`;
         if (e.isDirectory()) await walk(child);
-        else if (e.isFile()) {
+        else if (e.isFile() || (e.isSymbolicLink() && (await checkLink(this.rootDir, this.abs(child), this.uri(child))) === 'file')) {
           const info = await this.stat(child);
           if (info) out.push(info);
         }
@@ -92,7 +96,7 @@ export class LocalLake implements LakeStorage {
     try {
       const st = await stat(this.abs(path), { bigint: true });
       if (!st.isFile()) return null;
-      return { path, size: Number(st.size), generation: `${st.mtimeNs}-${st.ino}-${st.size}` };
+      return { path, size: Number(st.size), generation: localGeneration(st) };
     } catch (err) {
       if (isNotFound(err)) return null;
       throw err;
@@ -143,7 +147,10 @@ export class LocalLake implements LakeStorage {
   async createWorkDir(destRel: string): Promise<string> {
     const dest = this.abs(destRel);
     const parts = confinePath(destRel).split('/');
-    const dir = join(dirname(dest), `.${parts[parts.length - 1]}.tmp-${randomUUID()}`);
+    const name = parts[parts.length - 1];
+    // A killed earlier attempt's work directory for this output goes first (gc.ts: only when provably abandoned).
+    await sweepSiblings(dirname(dest), name);
+    const dir = join(dirname(dest), workDirName(name));
     await mkdir(dir, { recursive: true });
     return dir;
   }
@@ -155,6 +162,8 @@ export class LocalLake implements LakeStorage {
   async publish(workDir: string, destRel: string, manifest: Manifest): Promise<PublishOutcome> {
     const dest = this.abs(destRel);
     // The manifest goes in last; the rename then makes directory and manifest appear together.
+    // Each file's generation goes into the manifest, so a cache hit notices a file rewritten at the same size.
+    manifest = await withLocalGenerations(manifest, workDir);
     await writeAtomic(join(workDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
     for (let attempt = 0; attempt < 3; attempt++) {
       const existing = await verifyPublished(this, destRel, manifest.version);

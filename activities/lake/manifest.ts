@@ -14,6 +14,8 @@ export const ManifestFileSchema = z.object({
   rows: z.number().int().nonnegative(),
   bytes: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The storage's change marker at publish time (fingerprint.ts); absent in manifests written before it existed. */
+  generation: z.string().optional(),
 });
 export type ManifestFile = z.infer<typeof ManifestFileSchema>;
 
@@ -111,7 +113,7 @@ export type VerifyResult = { ok: true; manifest: Manifest } | { ok: false; reaso
 
 /**
  * A publication is usable when its manifest parses, has the expected version, and every file it lists is there
- * with its recorded size. (Sizes, not hashes: a cache check must stay cheap on a remote lake.)
+ * with its recorded size and generation (fingerprint.ts). (Not hashes: a cache check must stay cheap on a remote lake.)
  */
 export async function verifyPublished(lake: LakeStorage, dirRel: string, expectedVersion?: string): Promise<VerifyResult> {
   const manifest = await readManifest(lake, dirRel);
@@ -124,6 +126,7 @@ export async function verifyPublished(lake: LakeStorage, dirRel: string, expecte
     const o = present.get(lakeJoin(dirRel, f.path));
     if (!o) return { ok: false, reason: `file ${f.path} is missing`, manifest };
     if (o.size !== f.bytes) return { ok: false, reason: `file ${f.path} has ${o.size} bytes, manifest says ${f.bytes}`, manifest };
+    if (f.generation && (o.fingerprint ?? o.generation) !== f.generation) return { ok: false, reason: `file ${f.path} was rewritten after it was published`, manifest };
   }
   return { ok: true, manifest };
 }

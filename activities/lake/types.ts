@@ -5,6 +5,11 @@ export interface ObjectInfo {
   path: string;
   size: number;
   generation: string;
+  /**
+   * What a cache hit compares with the manifest (fingerprint.ts): local mtime+inode+size, or GCS's CRC32C of the
+   * content (a concurrent publisher's identical upload keeps it; other bytes change it). Defaults to `generation`.
+   */
+  fingerprint?: string;
 }
 
 export type PublishOutcome = 'published' | 'already-published';

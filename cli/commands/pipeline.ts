@@ -7,6 +7,7 @@ import type { PipelineProgress } from '../../contracts/progress.js';
 import { loadPipelineFile } from '../load-spec.js';
 import { startPipeline } from '../sdk.js';
 import { failureMessage, tryProgress } from './runs.js';
+import { serverWaitMs, withServerRetry } from './retry.js';
 import { ProgressRenderer } from '../render/progress.js';
 import { EXIT_FAILED, EXIT_OK, lakeOption, withClient, workflowUrl, type Connected } from './common.js';
 
@@ -34,22 +35,34 @@ async function watchRun(c: Connected, handle: WorkflowHandle, plan: PipelinePlan
   const renderer = new ProgressRenderer(process.stdout);
   const interval = renderer.tty ? 500 : 1000;
   let outcome: { ok: true; value: unknown } | { ok: false; error: unknown } | undefined;
-  const result = handle.result().then(
+  // The long poll is repeated through a server restart: the run goes on, and its real outcome is what we report.
+  const result = withServerRetry('waiting for the run to end', () => handle.result(), { address: c.address, maxWaitMs: serverWaitMs(3600), say: () => {} }).then(
     (value) => { outcome = { ok: true, value }; },
     (error) => { outcome = { ok: false, error }; },
   );
   let last: PipelineProgress | undefined;
   let hinted = false;
+  let unreachableSince: number | undefined;
+  let lastSaid = 0;
   const started = Date.now();
   let interrupted = false;
   const onSigint = () => { interrupted = true; };
   process.once('SIGINT', onSigint);
   try {
     while (!outcome && !interrupted) {
-      const { progress, error } = await tryProgress(c, handle, 5_000);
+      const { progress, error, unreachable } = await tryProgress(c, handle, 5_000);
       if (progress) {
+        if (unreachableSince !== undefined) process.stderr.write(`reached the server at ${c.address} again after ${Math.round((Date.now() - unreachableSince) / 1000)}s; still watching ${handle.workflowId}\n`);
+        unreachableSince = undefined;
         last = progress;
         renderer.update(progress);
+      } else if (unreachable) {
+        // The server is down (a restart?): say so, not "waiting for a worker"; the run itself goes on.
+        if (unreachableSince === undefined || Date.now() - lastSaid > 10_000) {
+          unreachableSince ??= Date.now();
+          lastSaid = Date.now();
+          process.stderr.write(`cannot reach the server at ${c.address}, retrying (unreachable for ${Math.round((Date.now() - unreachableSince) / 1000)}s; the run keeps going on the server)\n`);
+        }
       } else if (!hinted && Date.now() - started > 10_000) {
         hinted = true;
         process.stderr.write(`waiting for a worker on task queue ${loadConfig().etlTaskQueue} (start one with \`lakeforge worker\`)${error ? `: ${error.split('\n')[0]}` : ''}\n`);

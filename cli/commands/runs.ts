@@ -7,6 +7,7 @@ import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, L
 import { renderProgress } from '../render/progress.js';
 import { liveProgress } from '../live-progress.js';
 import { rejectedCancel } from '../cancel-answer.js';
+import { isServerUnreachable, serverWaitMs, withServerRetry } from './retry.js';
 import {
   CliError, EXIT_FAILED, EXIT_INVALID, EXIT_OK, formatTime, queryString, table, usageError, withClient, workflowUrl, type Connected,
 } from './common.js';
@@ -16,13 +17,24 @@ const RUN_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
 
 /**
  * Answers the `progress` query merged with the running activities' heartbeat details (live step/loss/ETA), or
- * undefined when no worker answers within `ms` (none polling, not started yet).
+ * undefined when no worker answers within `ms` (none polling, not started yet; `unreachable` when the server is down).
  */
-export async function tryProgress(c: Connected, handle: WorkflowHandle, ms: number): Promise<{ progress?: PipelineProgress; error?: string }> {
+export async function tryProgress(c: Connected, handle: WorkflowHandle, ms: number): Promise<{ progress?: PipelineProgress; error?: string; unreachable?: boolean }> {
   try {
     return { progress: await c.connection.withDeadline(Date.now() + ms, () => liveProgress(handle, () => handle.query(progressQuery))) };
   } catch (err) {
-    return { error: (err as Error).message };
+    // A query fails the same way with no worker and with no server: ask the server's health service which it is.
+    return { error: (err as Error).message, unreachable: isServerUnreachable(err) || !(await serverAnswers(c)) };
+  }
+}
+
+/** Whether the server answers its gRPC health check within 2 s. */
+export async function serverAnswers(c: Connected): Promise<boolean> {
+  try {
+    await c.connection.withDeadline(Date.now() + 2_000, () => c.connection.healthService.check({}));
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -49,12 +61,13 @@ function attrs(d: { typedSearchAttributes: WorkflowExecutionDescription['typedSe
 export async function statusCommand(id: string, opts: { json?: boolean }): Promise<number> {
   return withClient(async (c) => {
     const handle = c.client.workflow.getHandle(id);
-    const d = await handle.describe();
+    const retry = { address: c.address, maxWaitMs: serverWaitMs(120) };
+    const d = await withServerRetry('lakeforge status', () => handle.describe(), retry);
     const status = d.status.name;
     const { progress } = await tryProgress(c, handle, 3_000);
     let failure: string | undefined;
     if (status !== 'RUNNING' && status !== 'COMPLETED' && status !== 'CONTINUED_AS_NEW') {
-      failure = await handle.result().then(() => undefined, failureMessage);
+      failure = await withServerRetry('lakeforge status', () => handle.result(), retry).then(() => undefined, failureMessage);
     }
     const a = attrs(d);
     if (opts.json) {
@@ -91,13 +104,20 @@ export async function listCommand(opts: { pipeline?: string; status?: string; qu
   if (!Number.isInteger(limit) || limit < 1) throw usageError(`--limit must be a positive integer, got ${JSON.stringify(opts.limit)}`);
   const query = listQuery(opts);
   return withClient(async (c) => {
-    const rows: Array<{ workflowId: string; status: string; startTime: Date; closeTime?: Date } & ReturnType<typeof attrs>> = [];
+    type Row = { workflowId: string; status: string; startTime: Date; closeTime?: Date } & ReturnType<typeof attrs>;
+    let rows: Row[] = [];
     try {
-      for await (const wf of c.client.workflow.list({ query, pageSize: Math.min(limit, 100) })) {
-        rows.push({ workflowId: wf.workflowId, status: wf.status.name, startTime: wf.startTime, closeTime: wf.closeTime, ...attrs(wf) });
-        if (rows.length >= limit) break;
-      }
+      // A listing cut by a server restart starts over once the server answers again.
+      rows = await withServerRetry('lakeforge list', async () => {
+        const out: Row[] = [];
+        for await (const wf of c.client.workflow.list({ query, pageSize: Math.min(limit, 100) })) {
+          out.push({ workflowId: wf.workflowId, status: wf.status.name, startTime: wf.startTime, closeTime: wf.closeTime, ...attrs(wf) });
+          if (out.length >= limit) break;
+        }
+        return out;
+      }, { address: c.address, maxWaitMs: serverWaitMs(120) });
     } catch (err) {
+      if (isServerUnreachable(err)) throw new CliError(`cannot reach the server at ${c.address} (gave up after ${serverWaitMs(120) / 1000}s)`, EXIT_FAILED, { cause: err });
       throw new CliError(`the visibility query failed: ${query}`, opts.query ? EXIT_INVALID : EXIT_FAILED, { cause: err });
     }
     if (opts.json) {

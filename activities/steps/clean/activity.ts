@@ -3,11 +3,14 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { badInput, invariantViolated, schemaMismatch } from '../../../contracts/failures.js';
 import type { StepInput } from '../../../contracts/step-input.js';
+import { classifyDuckdbError } from '../../duckdb/errors.js';
+import { requireSomeClean } from './outcome.js';
+import { checkDeclaredColumns, checkRawColumns, coerceColumn, rawReader } from './columns.js';
 import type { StepResult } from '../../../contracts/step-result.js';
 import { buildManifest, datasetName, type LakeStorage, type Manifest, type ObjectInfo, type ManifestFile } from '../../lake/index.js';
 import { Params, loadSqlDir, quoteIdent, quoteLiteral, renderSql } from '../../duckdb/sql.js';
 import { queryRows, runStatement, type StepControl } from '../../duckdb/run.js';
-import { inspectInputFiles, mapReadError, parquetRows, parquetSchema, varcharList, withConnection, type EtlDeps } from '../../duckdb/files.js';
+import { inspectInputFiles, parquetRows, parquetSchema, varcharList, withConnection, type EtlDeps } from '../../duckdb/files.js';
 import { runStep, type StepImpl } from '../../kernel/lifecycle.js';
 import { describeOutput } from '../../kernel/publish.js';
 import { stageObjects } from '../../kernel/stage.js';
@@ -101,6 +104,7 @@ export function cleanManifests(lake: LakeStorage, o: {
       `conservation violated for ${dataset}: rows_in=${outcome.rowsIn}, clean=${writtenClean} (expected ${outcome.rowsClean}), rejected=${writtenRejects} (expected ${outcome.rowsRejected})`,
     );
   }
+  requireSomeClean(dataset, outcome, o.params.allowEmpty);
   const metrics: Record<string, number> = {
     rows_in: outcome.rowsIn,
     rows_clean: outcome.rowsClean,
@@ -149,7 +153,9 @@ export function buildCleanSql(params: CleanParams, present: Map<string, string>,
       typed.push(`CAST(NULL AS ${c.type}) AS ${q(c.name)}`);
       continue;
     }
-    const cast = `TRY_CAST(${q(c.name)} AS ${c.type})`;
+    // Binary (un-annotated BYTE_ARRAY) text is decoded as UTF-8, rejecting what is not (columns.ts).
+    const { cast, checkFailure } = coerceColumn(c.name, src, c.type);
+    if (checkFailure) castFailures.push(`WHEN ${checkFailure.when} THEN ${p.add(checkFailure.reason)}`);
     let expr = cast;
     if (c.type === 'VARCHAR' && c.normalize) expr = `nullif(lf_normalize_text(${cast}), '')`;
     if (c.type === 'VARCHAR[]' && c.normalize) expr = `list_transform(${cast}, __t -> lf_normalize_text(__t))`;
@@ -241,7 +247,8 @@ export function buildCleanSql(params: CleanParams, present: Map<string, string>,
 
   const caseOf = (whens: string[]) => (whens.length ? `CASE ${whens.join(' ')} END` : 'CAST(NULL AS VARCHAR)');
   const T = CLEAN_SQL;
-  const rawInputCte = T['10_input.sql'].trim();
+  const reader = rawReader(present);
+  const rawInputCte = renderSql(T['10_input.sql'], { exclude: reader.exclude, row_number: reader.rowNumber, options: reader.options }).trim();
   const upToLabels = [
     rawInputCte,
     renderSql(T['20_coerce.sql'], { typed_columns: typed.join(',\n    '), cast_failure: caseOf(castFailures) }).trim(),
@@ -290,8 +297,10 @@ export function paramsFor(sql: string, all: Record<string, unknown>) {
 
 /** Schema: every required column in every file (SchemaMismatch names column and file); list-ness must match. */
 export async function checkCleanInput(conn: DuckDBConnection, control: StepControl, files: StagedFile[], params: CleanParams) {
+  checkDeclaredColumns(params.columns);
   const inspected = await inspectInputFiles(conn, control, files);
   inspected.forEach((info, i) => {
+    checkRawColumns(files[i].uri, info.columns);
     const cols = new Map(info.columns.map((c) => [lower(c.name), c]));
     for (const c of params.columns) {
       const found = cols.get(lower(c.name));
@@ -381,7 +390,7 @@ export async function computeClean(
     await runStatement(conn, control, 'cleanup', 'DROP TABLE IF EXISTS rejected');
     return { rowsIn, rowsClean, rowsRejected, reasons };
   } catch (err) {
-    throw mapReadError(err, files);
+    throw await classifyDuckdbError(err, files, conn, 'cleaning');
   }
 }
 

@@ -11,7 +11,8 @@ export const columnName = z
   .min(1)
   .max(256)
   .refine((s) => !s.includes('\u0000'), 'column names cannot contain NUL')
-  .refine((s) => !s.startsWith('__') && s !== 'reject_reason' && s !== 'file_row_number', 'column names starting with "__", "reject_reason" and "file_row_number" are reserved');
+  // file_row_number is allowed: the raw reader falls back to its own row numbers for it (clean/columns.ts).
+  .refine((s) => !s.startsWith('__') && s.toLowerCase() !== 'reject_reason', 'column names starting with "__" and "reject_reason" are reserved');
 
 export const NullPolicySchema = z.union([
   z.literal('keep'),
@@ -54,6 +55,8 @@ export const CleanParamsSchema = z
     sameLength: z.array(z.tuple([columnName, columnName])).default([]),
     /** Fan the step out over the ETL workers (see PartitionsSchema); absent: one activity does it all. */
     partitions: PartitionsSchema.optional(),
+    /** Publish even when every row is rejected (absent: an all-rejected input fails the step with BadInput). */
+    allowEmpty: z.boolean().optional(),
   })
   .strict()
   .superRefine((p, ctx) => {

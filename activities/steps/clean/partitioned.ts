@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { badInput, invalidPipeline, invariantViolated } from '../../../contracts/failures.js';
+import { classifyDuckdbError } from '../../duckdb/errors.js';
 import type { StepResult } from '../../../contracts/step-result.js';
 import { datasetName, lakeJoin, type ObjectInfo } from '../../lake/index.js';
 import { quoteLiteral } from '../../duckdb/sql.js';
@@ -25,7 +26,7 @@ import {
   buildCleanSql, checkCleanInput, cleanManifests, cleanVersion, computeClean, describeClean, iqrFences, paramsFor, rawObjects,
   type CleanOutcome, type IqrFences,
 } from './activity.js';
-import { mapReadError, varcharList, withConnection, type EtlDeps } from '../../duckdb/files.js';
+import { varcharList, withConnection, type EtlDeps } from '../../duckdb/files.js';
 import { openStepLake, parseInput, stepControl } from '../../kernel/input.js';
 import { cachedResult, publishOutputs, withWorkDirs } from '../../kernel/publish.js';
 import { stageObjects } from '../../kernel/stage.js';
@@ -143,7 +144,7 @@ export async function shuffleCleanBatch(deps: EtlDeps, raw: unknown): Promise<Sh
         await runStatement(conn, control, 'shuffle', shuffle, paramsFor(shuffle, sql.params));
         if (iqrValues) await runStatement(conn, control, 'iqr-values', iqrValues, paramsFor(iqrValues, sql.params));
       } catch (err) {
-        throw mapReadError(err, files);
+        throw await classifyDuckdbError(err, files, conn, 'shuffling');
       }
       const counts = await queryRows(conn, control, 'shuffle', 'SELECT __bucket AS b, count(*) AS n FROM shuffled GROUP BY ALL ORDER BY b');
       const total = counts.reduce((s, r) => s + Number(r.n), 0);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { badInput, invariantViolated, schemaMismatch } from '../../../contracts/failures.js';
 import { buildManifest, datasetName, type Manifest, type ManifestFile } from '../../lake/index.js';
+import { classifyDuckdbError } from '../../duckdb/errors.js';
 import { Params, loadSqlDir, quoteIdent, quoteLiteral, renderSql } from '../../duckdb/sql.js';
 import { queryRows, runStatement, type StepControl } from '../../duckdb/run.js';
 import { mapReadError, parquetRows, parquetSchema, varcharList, withConnection, type EtlDeps } from '../../duckdb/files.js';
@@ -185,7 +186,7 @@ export async function computeFeatures(
   try {
     await runStatement(conn, control, 'featurize', sql.featurized, sql.params);
   } catch (err) {
-    throw mapReadError(err, files);
+    throw await classifyDuckdbError(err, files, conn, 'computing features');
   }
   const checks = await queryRows(conn, control, 'checks', sql.checks);
   const splits = { train: 0, val: 0, test: 0 };
