@@ -9,6 +9,7 @@ import { validatePipeline, formatPath, type PipelinePlan, type PlannedStep } fro
 import type { PipelineSpecInput, RetrySpec } from '../contracts/spec.js';
 import { progressMarkdown, type PipelineProgress, type StepProgress, type TrainingProgress } from '../contracts/progress.js';
 import { partitionedCleanWorkflow, partitionedFeaturesWorkflow } from './partitioned-step.js';
+import { runPriorityContext, stepPriority } from './priority.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep, type RunStatus } from '../contracts/search-attributes.js';
 
 /** The activities each step kind calls. The worker-side factories are checked against this in test/activity-contract.test.ts. */
@@ -66,6 +67,7 @@ function activityOptions(step: PlannedStep, plan: PipelinePlan, queues: Pipeline
     // Let a cancelled trainer write its checkpoint before the workflow moves on.
     cancellationType: 'WAIT_CANCELLATION_COMPLETED' as ActivityOptions['cancellationType'],
     summary: step.spec.summary ?? `${step.kind} · ${step.name}${step.model ? ` · model ${step.model}` : ''}`,
+    priority: stepPriority(plan.spec, step.spec, runPriorityContext()),
     retry: {
       maximumAttempts: retry.maximumAttempts ?? (long ? 10 : 5),
       initialInterval: (retry.initialInterval ?? '2s') as never,
