@@ -10,6 +10,7 @@ import type { PipelineSpecInput, RetrySpec } from '../contracts/spec.js';
 import { progressMarkdown, type PipelineProgress, type StepProgress, type TrainingProgress } from '../contracts/progress.js';
 import { partitionedCleanWorkflow, partitionedFeaturesWorkflow } from './partitioned-step.js';
 import { runPriorityContext, stepPriority } from './priority.js';
+import { withGpuCacheProbe } from './gpu-cache.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep, type RunStatus } from '../contracts/search-attributes.js';
 
 /** The activities each step kind calls. The worker-side factories are checked against this in test/activity-contract.test.ts. */
@@ -151,7 +152,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
 
   const results: Record<string, StepResult> = {};
   const runStep = async (step: PlannedStep): Promise<StepResult> => {
-    const acts = proxyActivities<StepActivities>(activityOptions(step, plan, input.queues));
+    const acts = withGpuCacheProbe(activityOptions(step, plan, input.queues), input.queues?.etl ?? DEFAULT_QUEUES.etl);
     const runId = `${plan.spec.name}-${runKey}`.replace(/[^A-Za-z0-9_.-]/g, '_');
     switch (step.kind) {
       case 'clean':

@@ -25,6 +25,21 @@ export const EvaluateInputSchema = z.object({
 });
 export type EvaluateInput = z.input<typeof EvaluateInputSchema>;
 
+/** The evaluate step's output version and directory; no GPU needed (the ETL queue's cache probe uses it too). */
+export async function evaluateTarget(d: Pick<ResolvedDeps, 'trainerDir'>, input: z.infer<typeof EvaluateInputSchema>, trained: { rel: string; manifest: { params?: unknown } }) {
+  const { params } = input;
+  const tm = trained.manifest as Record<string, unknown>;
+  const task = normalizeTask(tm.task);
+  const labels = tm.labels as string[] | undefined;
+  if (!task || !Array.isArray(labels)) throw badInput(`${input.trained.uri} is not a lakeforge model (its manifest has no task or labels)`);
+  const trainedParams = (trained.manifest.params ?? {}) as { maxLength?: number };
+  const maxLength = params.maxLength ?? trainedParams.maxLength ?? 128;
+  const codeVersion = await trainerCodeVersion(d.trainerDir);
+  const { graceSeconds: _g, ...versioned } = params;
+  const version = stableHash({ step: 'evaluate', model: input.trained.version, features: input.features.version, params: { ...versioned, maxLength }, trainer: codeVersion });
+  return { task, labels, maxLength, version, evalRel: lakeJoin(trained.rel, 'eval') };
+}
+
 /**
  * Evaluates a published model on a features split and publishes `models/<model>/<version>/eval/` (metrics.json,
  * predictions.parquet, report.html, its own manifest). A separate publication because the model directory is
@@ -43,17 +58,7 @@ export async function evaluate(d: ResolvedDeps, raw: EvaluateInput): Promise<Ste
   try {
     const trained = await readInput(lake, input.trained, 'trained model');
     const features = await readInput(lake, input.features, 'features');
-    const tm = trained.manifest as Record<string, unknown>;
-    const task = normalizeTask(tm.task);
-    const labels = tm.labels as string[] | undefined;
-    if (!task || !Array.isArray(labels)) throw badInput(`${input.trained.uri} is not a lakeforge model (its manifest has no task or labels)`);
-    const trainedParams = (trained.manifest.params ?? {}) as { maxLength?: number };
-    const maxLength = params.maxLength ?? trainedParams.maxLength ?? 128;
-
-    const codeVersion = await trainerCodeVersion(d.trainerDir);
-    const { graceSeconds: _g, ...versioned } = params;
-    const version = stableHash({ step: 'evaluate', model: input.trained.version, features: input.features.version, params: { ...versioned, maxLength }, trainer: codeVersion });
-    const evalRel = lakeJoin(trained.rel, 'eval');
+    const { task, labels, maxLength, version, evalRel } = await evaluateTarget(d, input, trained);
     const cached = await verifyPublished(lake, evalRel, version);
     if (cached.ok) return stepResult(lake, 'evaluate', evalRel, cached.manifest, true);
 

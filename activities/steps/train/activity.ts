@@ -39,6 +39,23 @@ export const TrainInputSchema = z.object({
 });
 export type TrainInput = z.input<typeof TrainInputSchema>;
 
+/**
+ * The train step's output: its version and model directory, from the features' manifest, the params and the
+ * trainer's code. Needs no GPU, so the ETL queue's cache probe (probe.ts) computes the very same version.
+ */
+export async function trainTarget(d: Pick<ResolvedDeps, 'trainerDir'>, input: z.infer<typeof TrainInputSchema>, featuresManifest: Parameters<typeof featuresTask>[0]) {
+  const { params } = input;
+  const model = modelName(input.model);
+  const task = params.task ?? featuresTask(featuresManifest);
+  if (!task) throw badInput(`features ${input.features.uri}: cannot tell the task (no task in its manifest); set params.task`);
+  const labels = params.labels ?? featuresLabels(featuresManifest);
+  if (!labels) throw badInput(`features ${input.features.uri}: its manifest carries no label map; set params.labels`);
+  const codeVersion = await trainerCodeVersion(d.trainerDir);
+  const versioned = Object.fromEntries(Object.entries(params).filter(([k]) => !(OPERATIONAL_KEYS as readonly string[]).includes(k)));
+  const version = stableHash({ step: 'train', features: input.features.version, model, task, labels, params: versioned, trainer: codeVersion });
+  return { task, labels, version, codeVersion, modelRel: lakeJoin('models', model, version) };
+}
+
 /** Where a train attempt keeps its local files: staged data, run.json, the trainer's checkpoint_dir. */
 function localRunDir(d: ResolvedDeps, runId: string, step: string): string {
   return join(d.home, 'runs', stableHash(runId, step));
@@ -60,15 +77,7 @@ export async function train(d: ResolvedDeps, raw: TrainInput): Promise<StepResul
   let published = false;
   try {
     const features = await readInput(lake, input.features, 'features');
-    const task = params.task ?? featuresTask(features.manifest);
-    if (!task) throw badInput(`features ${input.features.uri}: cannot tell the task (no task in its manifest); set params.task`);
-    const labels = params.labels ?? featuresLabels(features.manifest);
-    if (!labels) throw badInput(`features ${input.features.uri}: its manifest carries no label map; set params.labels`);
-
-    const codeVersion = await trainerCodeVersion(d.trainerDir);
-    const versioned = Object.fromEntries(Object.entries(params).filter(([k]) => !(OPERATIONAL_KEYS as readonly string[]).includes(k)));
-    const version = stableHash({ step: 'train', features: input.features.version, model, task, labels, params: versioned, trainer: codeVersion });
-    const modelRel = lakeJoin('models', model, version);
+    const { task, labels, version, codeVersion, modelRel } = await trainTarget(d, input, features.manifest);
 
     const cached = await verifyPublished(lake, modelRel, version);
     if (cached.ok) return stepResult(lake, input.step, modelRel, cached.manifest, true);
