@@ -6,6 +6,7 @@ import { freePort } from '../infra/temporal/server.mjs';
 import { installMetricsRuntime, LAKEFORGE_METRICS } from '../workers/metrics.js';
 import { openLake, readManifest } from '../activities/lake/index.js';
 import { startPipeline } from '../cli/sdk.js';
+import { dashboardMetrics } from './helpers/dashboard.js';
 import { createPipelineTestEnv, smallNewsSpec, type PipelineTestEnv } from './fixtures/pipeline-env.js';
 
 let env: PipelineTestEnv;
@@ -56,5 +57,7 @@ describe('worker metrics on LAKEFORGE_METRICS_PORT', () => {
     expect(one(LAKEFORGE_METRICS.steps, { kind: 'train', outcome: 'succeeded' })).toBe(1);
     // The SDK's own worker metrics come from the same endpoint.
     expect([...metrics.keys()].some((k) => k.startsWith('temporal_'))).toBe(true);
+    // The Grafana dashboard's SDK series are ones this scrape really has.
+    for (const n of dashboardMetrics()) if (n.startsWith('temporal_')) expect(metrics.has(n), `${n} in /metrics`).toBe(true);
   });
 });
