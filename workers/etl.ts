@@ -10,7 +10,7 @@ import { isMain } from './is-main.js';
 import { installMetricsRuntime, metricsActivityInterceptor } from './metrics.js';
 
 export async function createEtlWorker(opts: { taskQueue?: string } = {}) {
-  installMetricsRuntime();
+  const metricsPort = installMetricsRuntime();
   const connection = await connectWorker();
   const db = await createDuckDb();
   const worker = await Worker.create({
@@ -19,7 +19,8 @@ export async function createEtlWorker(opts: { taskQueue?: string } = {}) {
     taskQueue: opts.taskQueue ?? loadConfig().etlTaskQueue,
     ...(await workflowCode()),
     activities: etlActivities(db),
-    interceptors: { activity: [metricsActivityInterceptor] },
+    // Only with metrics on: recording reads the step's manifests for the byte counts.
+    ...(metricsPort ? { interceptors: { activity: [metricsActivityInterceptor] } } : {}),
     shutdownGraceTime: '30s',
   });
   return { worker, close: async () => { db.closeSync(); await connection.close(); } };

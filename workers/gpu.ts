@@ -39,7 +39,7 @@ export async function createGpuWorker(opts: GpuWorkerOptions = {}) {
     ...(await workflowCode()),
     activities: gpuActivities({ slots, graceMs, shutdownSignal: shutdown.signal }),
     maxConcurrentActivityTaskExecutions: slots.slots.length,
-    interceptors: { activity: [metricsActivityInterceptor] },
+    ...(metricsPort ? { interceptors: { activity: [metricsActivityInterceptor] } } : {}),
     // Keep the server's view of progress (and of the newest checkpoint) fresh even with a long heartbeat timeout.
     maxHeartbeatThrottleInterval: '5s',
     // A preempted trainer's checkpoint, its upload, and the activity's failure report must all fit.
