@@ -38,7 +38,8 @@ Examples:
     .option('-w, --wait', 'show live progress until the run ends; exit 0 if it succeeded, 1 if not')
     .option('--lake <uri>', 'lake root (file:///dir, gs://bucket/prefix or a directory); overrides the spec and LAKEFORGE_LAKE')
     .option('--run-key <key>', 'run key: the workflow id is lakeforge/<pipeline>/<key> (default: a timestamp)')
-    .action(act(async (file: string, o: { wait?: boolean; lake?: string; runKey?: string }) => (await import('./commands/pipeline.js')).runCommand(file, o)));
+    .option('--priority <1-5>', 'task priority of the run: 1 most urgent … 5 lowest (default: the spec\'s, else 3)')
+    .action(act(async (file: string, o: { wait?: boolean; lake?: string; runKey?: string; priority?: string }) => (await import('./commands/pipeline.js')).runCommand(file, o)));
 
   sub(program, 'status')
     .description('a run\'s state and step table (exit 1 if the run failed or was cancelled)')
@@ -84,6 +85,7 @@ Examples:
     .option('--lake <uri>', 'lake root for the scheduled runs')
     .option('--paused', 'create it paused')
     .option('--note <text>', 'a note shown with the schedule')
+    .option('--priority <1-5>', 'task priority of the scheduled runs (backfilled runs get 5, the lowest)')
     .action(act(async (file: string, o: Parameters<typeof import('./commands/schedule.js').scheduleCreateCommand>[1]) => (await import('./commands/schedule.js')).scheduleCreateCommand(file, o)));
   sub(schedule, 'list')
     .description('lakeforge schedules')

@@ -68,6 +68,8 @@ export async function createPipelineSchedule(client: Client, spec: PipelineSpecI
       args: [action.input],
       staticSummary: `${action.staticSummary} · schedule ${scheduleId}`,
       typedSearchAttributes: action.typedSearchAttributes,
+      // Accepted by the SDK's schedule encoder though missing from its create-options type (1.24).
+      ...({ priority: action.priority } as object),
     },
     policies: { overlap: ScheduleOverlapPolicy[opts.overlap ?? 'SKIP'] },
     memo: { pipeline: name, timing, createdBy: 'lakeforge' },

@@ -7,6 +7,7 @@ import type { PipelineSpecInput } from '../contracts/spec.js';
 // The workflow by type only: the client never loads workflow code.
 import type { pipelineWorkflow, PipelineInput } from '../workflows/pipeline.js';
 import { cancelUpdate, progressQuery } from '../contracts/messages.js';
+import { runStartPriority } from '../workflows/priority.js';
 import type { PipelineProgress } from '../contracts/progress.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus } from '../contracts/search-attributes.js';
 import { InvalidPipelineError, sqlFileErrors } from './load-spec.js';
@@ -24,6 +25,8 @@ export interface StartPipelineOptions {
   queues?: PipelineInput['queues'];
   /** The queue the workflow itself runs on; default lakeforge-etl. */
   workflowTaskQueue?: string;
+  /** Task priority of the run, 1 (most urgent) … 5, over the spec's `priority`; workflows/priority.ts. */
+  priority?: number;
 }
 
 /** DESIGN.md §5: lakeforge/<pipeline>/<runKey>. */
@@ -51,6 +54,8 @@ export function pipelineStartAction(spec: PipelineSpecInput, opts: StartPipeline
     plan,
     input,
     taskQueue: opts.workflowTaskQueue ?? queues.etl,
+    // The run's own tasks, and by inheritance everything it starts, carry it; steps may override (stepPriority).
+    priority: runStartPriority(plan.spec, opts.priority),
     staticSummary: `${plan.spec.name}: ${plan.steps.map((s) => s.name).join(' → ')} on ${plan.spec.dataset.name}`,
     typedSearchAttributes: [
       { key: LakeforgePipeline, value: plan.spec.name },
@@ -71,6 +76,7 @@ export async function startPipeline(client: Client, spec: PipelineSpecInput, opt
     args: [action.input],
     staticSummary: action.staticSummary,
     typedSearchAttributes: action.typedSearchAttributes,
+    priority: action.priority,
   });
 }
 

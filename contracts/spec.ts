@@ -17,6 +17,9 @@ export const RetrySchema = z.strictObject({
 });
 export type RetrySpec = z.infer<typeof RetrySchema>;
 
+/** Temporal task priority: 1 is the most urgent, 5 the lowest; 3 when unset. */
+const priority = z.number().int().min(1).max(5);
+
 const stepBase = {
   name,
   needs: z.array(name).default([]),
@@ -28,6 +31,8 @@ const stepBase = {
   queue: z.string().min(1).optional(),
   /** Shown in the Web UI next to the activity. */
   summary: z.string().max(200).optional(),
+  /** This step's task priority (1 = most urgent … 5), over the run's; see workflows/priority.ts. */
+  priority: priority.optional(),
 };
 
 const loose = z.record(z.string(), z.unknown());
@@ -61,6 +66,12 @@ export const PipelineSpecSchema = z.strictObject({
   dataset: DatasetSpecSchema,
   /** The model name under models/; default the pipeline's name. */
   model: name.optional(),
+  /** The run's task priority (1 = most urgent … 5, default 3; backfilled schedule runs default to 5). */
+  priority: priority.optional(),
+  /** The team (tenant) that owns the pipeline: its fair-share key between teams at the same priority. */
+  team: z.string().min(1).max(64).optional(),
+  /** The team's share relative to others (default 1; the server clamps to 0.001…1000). */
+  fairnessWeight: z.number().min(0.001).max(1000).optional(),
   defaults: z.strictObject({ retry: RetrySchema.optional(), timeout: duration.optional(), heartbeatTimeout: duration.optional() }).optional(),
   steps: z.array(StepSpecSchema).min(1),
 });

@@ -106,11 +106,12 @@ afterAll(async () => {
 describe('lakeforge CLI (spawned)', () => {
   it('validates specs: 0 for a good one, 2 naming the field and line for a bad one; usage errors exit 2', async () => {
     // Few spawns: each costs a Node start plus tsx on a two-core machine.
-    const [good, bad, badStatus, help] = await Promise.all([
+    const [good, bad, badStatus, help, badPriority] = await Promise.all([
       lf(['validate', specFile]),
       lf(['validate', 'test/fixtures/cli/bad-needs.yaml']),
       lf(['list', '--status', 'bogus']),
       lf(['--help']),
+      lf(['run', specFile, '--priority', '9']),
     ]);
     expect(good.code).toBe(0);
     expect(good.stdout).toContain(`pipeline "${pipeline}" is valid`);
@@ -121,6 +122,8 @@ describe('lakeforge CLI (spawned)', () => {
     expect(badStatus.code).toBe(2);
     expect(badStatus.stderr).toContain('Allowed choices are running, succeeded, failed, cancelled');
     expect(help.code).toBe(0);
+    expect(badPriority.code).toBe(2);
+    expect(badPriority.stderr).toContain('--priority must be an integer from 1 (most urgent) to 5 (lowest), got "9"');
     for (const cmd of ['validate', 'run', 'status', 'list', 'cancel', 'schedule', 'server', 'worker']) expect(help.stdout).toContain(cmd);
   });
 

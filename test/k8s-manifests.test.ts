@@ -116,6 +116,18 @@ describe('Kubernetes manifests (infra/k8s)', () => {
     expect(parse(readFileSync(join(MANIFESTS_DIR, 'keda', 'kustomization.yaml'), 'utf8')).resources).toContain('../');
   });
 
+  it('metrics: each worker serves LAKEFORGE_METRICS_PORT, exposes it as a named port and carries the scrape annotations', () => {
+    for (const name of ['lakeforge-etl-worker', 'lakeforge-gpu-worker']) {
+      const d = find('Deployment', name);
+      const port = effectiveEnv(d).LAKEFORGE_METRICS_PORT;
+      expect(port, `${name}: LAKEFORGE_METRICS_PORT`).toMatch(/^\d+$/);
+      expect(container(d).ports, name).toContainEqual(expect.objectContaining({ name: 'metrics', containerPort: Number(port) }));
+      expect(d.spec.template.metadata.annotations, name).toMatchObject({
+        'prometheus.io/scrape': 'true', 'prometheus.io/port': port, 'prometheus.io/path': '/metrics',
+      });
+    }
+  });
+
   it('termination grace covers each worker\'s drain (workers/etl.ts, workers/gpu.ts and LAKEFORGE_TRAINER_GRACE_S)', () => {
     const etlSrc = readFileSync(join(REPO_ROOT, 'workers', 'etl.ts'), 'utf8');
     const gpuSrc = readFileSync(join(REPO_ROOT, 'workers', 'gpu.ts'), 'utf8');

@@ -49,7 +49,7 @@ describe('pipeline schedules (Temporal Schedules)', () => {
 
   it('creates a cron schedule with its overlap policy; backfilled runs carry the schedule suffix and their own run keys', async () => {
     const handle = await createPipelineSchedule(server.client, spec(), {
-      cron: ['0 3 * * *'], overlap: 'BUFFER_ONE', paused: true, lake, queues,
+      cron: ['0 3 * * *'], overlap: 'BUFFER_ONE', paused: true, lake, queues, priority: 2,
     });
     try {
       expect(handle.scheduleId).toBe(`lakeforge-${pipeline}`);
@@ -88,6 +88,12 @@ describe('pipeline schedules (Temporal Schedules)', () => {
         }
         // The run key fixed in the schedule's input is made unique per run by the workflow (no shared checkpoints).
         expect(outputs.map((o) => o.runKey)).toEqual(ids.map((id) => id.slice(`lakeforge/${pipeline}/`.length)));
+        // The schedule's runs start at its --priority; a backfilled run's steps go at the lowest priority, 5.
+        const events = (await server.client.workflow.getHandle(ids[0]).fetchHistory()).events ?? [];
+        expect(events[0].workflowExecutionStartedEventAttributes?.priority?.priorityKey).toBe(2);
+        const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.priority?.priorityKey);
+        expect(scheduled.length).toBeGreaterThan(0);
+        expect(new Set(scheduled)).toEqual(new Set([5]));
         const d2 = await describePipelineSchedule(server.client, handle.scheduleId);
         expect(d2.recentRuns.map((r) => r.workflowId)).toEqual(ids);
       });

@@ -7,8 +7,10 @@ import { createDuckDb } from '../activities/duckdb/instance.js';
 import { etlActivities } from './etl-activities.js';
 import { workflowCode } from './workflows-path.js';
 import { isMain } from './is-main.js';
+import { installMetricsRuntime, metricsActivityInterceptor } from './metrics.js';
 
 export async function createEtlWorker(opts: { taskQueue?: string } = {}) {
+  const metricsPort = installMetricsRuntime();
   const connection = await connectWorker();
   const db = await createDuckDb();
   const worker = await Worker.create({
@@ -17,6 +19,8 @@ export async function createEtlWorker(opts: { taskQueue?: string } = {}) {
     taskQueue: opts.taskQueue ?? loadConfig().etlTaskQueue,
     ...(await workflowCode()),
     activities: etlActivities(db),
+    // Only with metrics on: recording reads the step's manifests for the byte counts.
+    ...(metricsPort ? { interceptors: { activity: [metricsActivityInterceptor] } } : {}),
     shutdownGraceTime: '30s',
   });
   return { worker, close: async () => { db.closeSync(); await connection.close(); } };

@@ -13,6 +13,7 @@ import { preemptAllTrainers, resolveSlots, SlotAllocator } from '../activities/s
 import { gpuActivities } from './gpu-activities.js';
 import { workflowCode } from './workflows-path.js';
 import { isMain } from './is-main.js';
+import { installMetricsRuntime, metricsActivityInterceptor, startSlotGauges } from './metrics.js';
 
 export interface GpuWorkerOptions {
   taskQueue?: string;
@@ -28,6 +29,8 @@ export async function createGpuWorker(opts: GpuWorkerOptions = {}) {
   const graceMs = opts.graceMs ?? (env.LAKEFORGE_TRAINER_GRACE_S ? Number(env.LAKEFORGE_TRAINER_GRACE_S) * 1000 : 60_000);
   const taskQueue = opts.taskQueue ?? (env.LAKEFORGE_GPU_TASK_QUEUE || TASK_QUEUE_GPU);
   const shutdown = new AbortController();
+  const metricsPort = installMetricsRuntime(env);
+  if (metricsPort) startSlotGauges(slots);
   const connection = await connectWorker(env);
   const worker = await Worker.create({
     connection,
@@ -36,6 +39,7 @@ export async function createGpuWorker(opts: GpuWorkerOptions = {}) {
     ...(await workflowCode()),
     activities: gpuActivities({ slots, graceMs, shutdownSignal: shutdown.signal }),
     maxConcurrentActivityTaskExecutions: slots.slots.length,
+    ...(metricsPort ? { interceptors: { activity: [metricsActivityInterceptor] } } : {}),
     // Keep the server's view of progress (and of the newest checkpoint) fresh even with a long heartbeat timeout.
     maxHeartbeatThrottleInterval: '5s',
     // A preempted trainer's checkpoint, its upload, and the activity's failure report must all fit.

@@ -11,6 +11,7 @@
 // Deterministic: activities are imported as types only; no clocks, no randomness.
 import { CancellationScope, executeChild, proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { StepResult } from '../contracts/step-result.js';
+import { childPriority } from './priority.js';
 import type {
   CleanBucketResult, FeaturesBatchResult, IqrFences, PartitionedCleanPlan, PartitionedFeaturesPlan, ShuffleCleanBatchResult,
 } from '../activities/steps/index.js';
@@ -125,6 +126,8 @@ async function runTasks<T>(input: PartitionTasksInput): Promise<T[]> {
       workflowId: `${parent}/${input.phase}-${pad(from)}-${pad(to - 1)}`,
       args: [{ ...input, from, to, concurrency: each }],
       staticSummary: `${input.label} ${from + 1}–${to} of ${input.total}`,
+      // The step's priority and team, as its activities carry them (input.activity, from the pipeline).
+      ...childPriority(input.activity),
     }) as Promise<T[]>;
   }), parallel);
   return chunks.flat();

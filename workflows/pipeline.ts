@@ -15,6 +15,8 @@ import { validatePipeline, formatPath, type PipelinePlan, type PlannedStep } fro
 import type { PipelineSpecInput, RetrySpec } from '../contracts/spec.js';
 import { progressMarkdown, type PipelineProgress, type StepProgress } from '../contracts/progress.js';
 import { partitionedCleanWorkflow, partitionedFeaturesWorkflow } from './partitioned-step.js';
+import { childPriority, runPriorityContext, stepPriority } from './priority.js';
+import { probeThenRun } from './gpu-cache.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep, type RunStatus } from '../contracts/search-attributes.js';
 
 export { cancelUpdate, progressQuery, stepProgressSignal } from '../contracts/messages.js';
@@ -51,6 +53,7 @@ function activityOptions(step: PlannedStep, plan: PipelinePlan, queues: Pipeline
     // Let a cancelled trainer write its checkpoint before the workflow moves on.
     cancellationType: 'WAIT_CANCELLATION_COMPLETED' as ActivityOptions['cancellationType'],
     summary: step.spec.summary ?? `${step.kind} · ${step.name}${step.model ? ` · model ${step.model}` : ''}`,
+    priority: stepPriority(plan.spec, step.spec, runPriorityContext()),
     retry: {
       maximumAttempts: retry.maximumAttempts ?? def.retry.maximumAttempts,
       initialInterval: (retry.initialInterval ?? '2s') as never,
@@ -149,17 +152,20 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
 
   const results: Record<string, StepResult> = {};
   const runStep = async (step: PlannedStep): Promise<StepResult> => {
-    const acts = proxyActivities<StepActivities>(activityOptions(step, plan, input.queues));
+    const options = activityOptions(step, plan, input.queues);
     const runId = `${plan.spec.name}-${runKey}`.replace(/[^A-Za-z0-9_.-]/g, '_');
     const inputs = Object.fromEntries(Object.entries(step.inputs).map(([role, from]) => [role, results[from]]));
     if (REGISTRY[step.kind].partitioned && step.params.partitions) {
       // Fanned out over the queue's workers by a child workflow; its id names the run and the step.
-      const options = activityOptions(step, plan, input.queues);
-      const child = { workflowId: `${workflowInfo().workflowId}/${step.name}`, taskQueue: options.taskQueue };
+      const child = { workflowId: `${workflowInfo().workflowId}/${step.name}`, taskQueue: options.taskQueue, ...childPriority(options) };
       if (step.kind === 'clean') return executeChild(partitionedCleanWorkflow, { ...child, args: [{ lake, dataset, params: step.params, activity: options }] });
       return executeChild(partitionedFeaturesWorkflow, { ...child, args: [{ lake, dataset, input: inputs.input, params: step.params, activity: options }] });
     }
-    return callStep(acts, step.kind, { lake, dataset, step: step.name, runId, ...(step.model ? { model: step.model } : {}), inputs, params: step.params } as StepInput<typeof step.kind>);
+    const stepInput = { lake, dataset, step: step.name, runId, ...(step.model ? { model: step.model } : {}), inputs, params: step.params } as StepInput<typeof step.kind>;
+    const dispatch = () => callStep(proxyActivities<StepActivities>(options), step.kind, stepInput);
+    // A GPU kind's cached output is answered on the ETL queue, without waiting for a GPU slot.
+    if (REGISTRY[step.kind].queue === 'gpu') return probeThenRun(step.kind, stepInput, options, input.queues?.etl ?? DEFAULT_QUEUES.etl, dispatch);
+    return dispatch();
   };
 
   let firstFailure: { step: string; error: unknown } | undefined;

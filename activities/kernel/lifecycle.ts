@@ -36,7 +36,17 @@ export interface StepImpl<K extends StepKind, D, S = undefined> {
   finish?(c: StepContext<K, D> & { state: S }, outcome: { published: boolean; error?: unknown }): Promise<void>;
 }
 
-export async function runStep<K extends StepKind, D extends LakeDeps, S>(impl: StepImpl<K, D, S>, deps: D, raw: unknown): Promise<StepResult> {
+/**
+ * The lifecycle's first half only: parse, resolve upstream outputs, plan, cache check. The cached StepResult, or
+ * null on a miss. Lets a worker without the kind's resources (a GPU) answer a cache hit (activities/steps/probe.ts).
+ */
+export async function probeStep<K extends StepKind, D extends LakeDeps, S>(impl: StepImpl<K, D, S>, deps: D, raw: unknown): Promise<StepResult | null> {
+  const { lake, plan } = await prepare(impl, deps, raw);
+  if ('result' in plan) return null; // a kind that decides in its plan (promote) has nothing cached to probe
+  return cachedResult(lake, plan.version, plan.outputs);
+}
+
+async function prepare<K extends StepKind, D extends LakeDeps, S>(impl: StepImpl<K, D, S>, deps: D, raw: unknown) {
   const def = REGISTRY[impl.kind];
   const input = parseInput(stepInputSchema(def as unknown as StepDefinition), raw, impl.kind) as ParsedStepInput<K>;
   const lake = openStepLake(deps, input.lake);
@@ -44,8 +54,11 @@ export async function runStep<K extends StepKind, D extends LakeDeps, S>(impl: S
   const upstream: Record<string, ResolvedInput> = {};
   for (const [role, ref] of Object.entries(input.inputs as Record<string, StepResult>)) upstream[role] = await resolveInput(lake, ref, role);
   const c = { input, params: input.params, deps, lake, control, upstream } as StepContext<K, D>;
+  return { c, lake, control, plan: await impl.plan(c) };
+}
 
-  const plan = await impl.plan(c);
+export async function runStep<K extends StepKind, D extends LakeDeps, S>(impl: StepImpl<K, D, S>, deps: D, raw: unknown): Promise<StepResult> {
+  const { c, lake, control, plan } = await prepare(impl, deps, raw);
   if ('result' in plan) return plan.result;
   const hit = await cachedResult(lake, plan.version, plan.outputs);
   if (hit) return hit;

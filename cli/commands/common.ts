@@ -76,3 +76,10 @@ export function lakeOption(value: string | undefined): string | undefined {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) throw usageError(`--lake: unsupported URI ${JSON.stringify(value)} (use file:///abs/dir, gs://bucket/prefix or a directory)`);
   return pathToFileURL(resolve(value)).href;
 }
+
+/** --priority: an integer 1 (most urgent) … 5 (lowest). */
+export function priorityOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[1-5]$/.test(value.trim())) throw usageError(`--priority must be an integer from 1 (most urgent) to 5 (lowest), got ${JSON.stringify(value)}`);
+  return Number(value);
+}

@@ -9,17 +9,18 @@ import { startPipeline } from '../sdk.js';
 import { failureMessage, tryProgress } from './runs.js';
 import { serverWaitMs, withServerRetry } from './retry.js';
 import { ProgressRenderer } from '../render/progress.js';
-import { EXIT_FAILED, EXIT_OK, lakeOption, withClient, workflowUrl, type Connected } from './common.js';
+import { EXIT_FAILED, EXIT_OK, lakeOption, priorityOption, withClient, workflowUrl, type Connected } from './common.js';
 
 const print = (s = '') => process.stdout.write(`${s}\n`);
 
-export async function runCommand(file: string, opts: { wait?: boolean; lake?: string; runKey?: string }): Promise<number> {
+export async function runCommand(file: string, opts: { wait?: boolean; lake?: string; runKey?: string; priority?: string }): Promise<number> {
   const plan = loadPipelineFile(file);
   const lake = lakeOption(opts.lake);
+  const priority = priorityOption(opts.priority);
   // An explicit --lake wins over the spec's own lake.
   const spec = (lake ? { ...plan.spec, lake } : plan.spec) as PipelineSpecInput;
   return withClient(async (c) => {
-    const handle = await startPipeline(c.client, spec, { runKey: opts.runKey });
+    const handle = await startPipeline(c.client, spec, { runKey: opts.runKey, priority });
     print(`started ${handle.workflowId}`);
     print(`  Web UI: ${workflowUrl(c.namespace, handle.workflowId)}`);
     if (!opts.wait) {

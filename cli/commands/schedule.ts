@@ -4,7 +4,7 @@ import type { PipelineSpecInput } from '../../contracts/spec.js';
 import {
   OVERLAP_POLICIES, createPipelineSchedule, describePipelineSchedule, listPipelineSchedules, type OverlapPolicy,
 } from '../schedules.js';
-import { CliError, EXIT_INVALID, EXIT_OK, formatTime, lakeOption, scheduleUrl, table, usageError, withClient } from './common.js';
+import { CliError, EXIT_INVALID, EXIT_OK, formatTime, lakeOption, priorityOption, scheduleUrl, table, usageError, withClient } from './common.js';
 
 const print = (s = '') => process.stdout.write(`${s}\n`);
 
@@ -28,7 +28,7 @@ function isInvalidArgument(err: unknown): boolean {
 }
 
 export async function scheduleCreateCommand(file: string, opts: {
-  cron?: string[]; every?: string; offset?: string; timezone?: string; overlap?: string; id?: string; lake?: string; paused?: boolean; note?: string;
+  cron?: string[]; every?: string; offset?: string; timezone?: string; overlap?: string; id?: string; lake?: string; paused?: boolean; note?: string; priority?: string;
 }): Promise<number> {
   const { loadPipelineFile } = await import('../load-spec.js');
   const plan = loadPipelineFile(file);
@@ -38,12 +38,13 @@ export async function scheduleCreateCommand(file: string, opts: {
   if (opts.id !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(opts.id)) throw usageError(`--id must be letters, digits, ".", "_" and "-", got ${JSON.stringify(opts.id)}`);
   const overlap = overlapOption(opts.overlap) ?? 'SKIP';
   const lake = lakeOption(opts.lake);
+  const priority = priorityOption(opts.priority);
   const spec = (lake ? { ...plan.spec, lake } : plan.spec) as PipelineSpecInput;
   return withClient(async (c) => {
     let handle;
     try {
       handle = await createPipelineSchedule(c.client, spec, {
-        scheduleId: opts.id, cron: opts.cron, every: opts.every, offset: opts.offset, timezone: opts.timezone, overlap, paused: opts.paused, note: opts.note,
+        scheduleId: opts.id, cron: opts.cron, every: opts.every, offset: opts.offset, timezone: opts.timezone, overlap, paused: opts.paused, note: opts.note, priority,
       });
     } catch (err) {
       if (isInvalidArgument(err)) throw new CliError('the server rejected the schedule', EXIT_INVALID, { cause: err });

@@ -27,6 +27,8 @@ COPY workers ./workers
 COPY cli ./cli
 COPY sql ./sql
 COPY infra ./infra
+# Only the trainer's sources: their hash is part of train/evaluate versions, which the ETL cache probe recomputes.
+COPY trainer/lakeforge_trainer ./trainer/lakeforge_trainer
 # $LAKEFORGE_HOME (staging/, duckdb-tmp/) is an emptyDir in Kubernetes; here for `docker run` without one.
 RUN mkdir -p /var/lib/lakeforge && chown 1000:1000 /var/lib/lakeforge
 # uid 1000 is the image's `node` user; the Kubernetes manifests run as 1000:1000 too (runAsNonRoot needs a number).

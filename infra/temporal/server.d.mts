@@ -1,4 +1,5 @@
 export declare const SEARCH_ATTRIBUTES: Record<string, string>;
+export declare const MATCHER_DYNAMIC_CONFIG: string[];
 export declare function portOpen(host: string, port: number, timeoutMs?: number): Promise<boolean>;
 export declare function freePort(): Promise<number>;
 export declare function serverHealthy(temporalBin: string, address: string): boolean;

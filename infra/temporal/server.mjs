@@ -17,6 +17,14 @@ export const SEARCH_ATTRIBUTES = {
   LakeforgeStatus: 'Keyword',
 };
 
+/** Dynamic config for priority and fairness matching; also in infra/cluster/dynamicconfig.yaml (README: production). */
+export const MATCHER_DYNAMIC_CONFIG = ['matching.useNewMatcher=true', 'matching.enableFairness=true'];
+/**
+ * The dev server is one process: its queues gain nothing from several partitions, and priority and fairness order
+ * tasks within a partition (across partitions only roughly), so one partition makes the order exact here.
+ */
+export const DEV_PARTITION_CONFIG = ['matching.numTaskqueueReadPartitions=1', 'matching.numTaskqueueWritePartitions=1'];
+
 function parseAddress(address) {
   const i = address.lastIndexOf(':');
   return { host: address.slice(0, i) || '127.0.0.1', port: Number(address.slice(i + 1)) };
@@ -76,6 +84,9 @@ export async function spawnDevServer({ temporalBin, ip = '127.0.0.1', port, uiPo
   // Eager activity dispatch: an activity on the workflow's own task queue comes back with the workflow task's
   // reply instead of a second trip through matching (halves the hop between ETL steps; bench/overhead.ts).
   args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
+  // Task priority and fair share between teams (workflows/priority.ts) need the new matcher; without these the
+  // server ignores tasks' priority and fairness keys and serves each queue first in, first out.
+  for (const kv of [...MATCHER_DYNAMIC_CONFIG, ...DEV_PARTITION_CONFIG]) args.push('--dynamic-config-value', kv);
   // Extra server settings, e.g. lowered history limits for test/long-run.test.ts.
   for (const [key, value] of Object.entries(dynamicConfig)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   // Shorter visibility refresh would be nicer for tests, but the dev server's SQLite visibility is already immediate.

@@ -1,0 +1,63 @@
+// Worker metrics: after a real pipeline run, the worker's /metrics (the SDK's Prometheus exporter, which also serves
+// lakeforge's metrics) agrees with what the run published: rows, rejects by reason, the trained step count.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { freePort } from '../infra/temporal/server.mjs';
+import { installMetricsRuntime, LAKEFORGE_METRICS } from '../workers/metrics.js';
+import { openLake, readManifest } from '../activities/lake/index.js';
+import { startPipeline } from '../cli/sdk.js';
+import { dashboardMetrics } from './helpers/dashboard.js';
+import { createPipelineTestEnv, smallNewsSpec, type PipelineTestEnv } from './fixtures/pipeline-env.js';
+
+let env: PipelineTestEnv;
+let port: number;
+beforeAll(async () => {
+  port = await freePort();
+  // Before any connection: the runtime carries the exporter.
+  installMetricsRuntime({ LAKEFORGE_METRICS_PORT: String(port), LAKEFORGE_METRICS_HOST: '127.0.0.1' });
+  env = await createPipelineTestEnv({ metrics: true });
+});
+afterAll(async () => { await env?.close(); });
+
+/** Prometheus text: name → [{labels, value}]. */
+function parse(text: string) {
+  const out = new Map<string, { labels: Record<string, string>; value: number }[]>();
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m || line.startsWith('#')) continue;
+    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
+    out.set(m[1], [...(out.get(m[1]) ?? []), { labels, value: Number(m[3]) }]);
+  }
+  return out;
+}
+
+describe('worker metrics on LAKEFORGE_METRICS_PORT', () => {
+  it('row, reject-reason and training-step metrics match the run\'s manifests', async () => {
+    const out = await env.run(async () => (await startPipeline(env.server.client, smallNewsSpec(), { lake: env.lake, queues: env.queues, runKey: 'metrics' })).result());
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    if (process.env.LAKEFORGE_PRINT_METRICS) process.stderr.write(text);
+    const metrics = parse(text);
+    const one = (name: string, labels: Record<string, string>) => {
+      const rows = (metrics.get(name) ?? []).filter((r) => Object.entries(labels).every(([k, v]) => r.labels[k] === v));
+      expect(rows, `${name}${JSON.stringify(labels)} in /metrics`).toHaveLength(1);
+      return rows[0].value;
+    };
+    const lake = openLake(env.lake);
+    const clean = (await readManifest(lake, lake.relative(out.steps.clean.uri)))! as unknown as { metrics: Record<string, number>; clean?: string };
+    const rejects = JSON.parse(readFileSync(new URL(`${out.steps.clean.uri.replace('/clean/', '/rejects/')}/_manifest.json`), 'utf8')) as { rejectReasons: Record<string, number>; rows: number };
+    expect(one(LAKEFORGE_METRICS.rowsIn, { dataset: 'news' })).toBe(clean.metrics.rows_in);
+    expect(one(LAKEFORGE_METRICS.rowsClean, { dataset: 'news' })).toBe(clean.metrics.rows_clean);
+    expect(one(LAKEFORGE_METRICS.rowsRejected, { dataset: 'news' })).toBe(clean.metrics.rows_rejected);
+    expect(clean.metrics.rows_rejected).toBeGreaterThan(0);
+    const reasons = Object.entries(rejects.rejectReasons).filter(([, n]) => n > 0);
+    expect(reasons.length).toBeGreaterThan(0);
+    for (const [reason, n] of reasons) expect(one(LAKEFORGE_METRICS.rowsRejectedByReason, { dataset: 'news', reason }), reason).toBe(n);
+    expect(reasons.reduce((s, [, n]) => s + n, 0)).toBe(rejects.rows);
+    expect(one(LAKEFORGE_METRICS.trainingStep, { model: 'news-bert' })).toBe(out.steps.train.metrics!.steps);
+    expect(one(LAKEFORGE_METRICS.steps, { kind: 'train', outcome: 'succeeded' })).toBe(1);
+    // The SDK's own worker metrics come from the same endpoint.
+    expect([...metrics.keys()].some((k) => k.startsWith('temporal_'))).toBe(true);
+    // The Grafana dashboard's SDK series are ones this scrape really has.
+    for (const n of dashboardMetrics()) if (n.startsWith('temporal_')) expect(metrics.has(n), `${n} in /metrics`).toBe(true);
+  });
+});
