@@ -10,6 +10,7 @@ import { RunConfigSchema, type RunConfigInput, type TrainerEvent } from '../trai
 import { normalizeTask, openLakeFor, parseInput, readInput, stableHash, stageDir, stageSplit, trainerCodeVersion, type ResolvedDeps } from './common.js';
 import type { HistoryPoint } from './history.js';
 import { renderReport } from './report.js';
+import { baselineHeadlines } from './baselines.js';
 import { currentContext, emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer } from './supervise.js';
 import { stepResult } from './train.js';
 import { EvaluateParamsSchema, type EvaluateParams } from './params.js';
@@ -47,12 +48,15 @@ export async function evaluate(d: ResolvedDeps, raw: EvaluateInput): Promise<Ste
     const task = normalizeTask(tm.task);
     const labels = tm.labels as string[] | undefined;
     if (!task || !Array.isArray(labels)) throw badInput(`${input.trained.uri} is not a lakeforge model (its manifest has no task or labels)`);
-    const trainedParams = (trained.manifest.params ?? {}) as { maxLength?: number };
+    const trainedParams = (trained.manifest.params ?? {}) as { maxLength?: number; truncation?: RunConfigInput['data']['truncation']; headTokens?: number | null };
     const maxLength = params.maxLength ?? trainedParams.maxLength ?? 128;
+    // The model is scored on what it was trained to see, unless the step asks otherwise.
+    const truncation = params.truncation ?? trainedParams.truncation ?? 'head';
+    const headTokens = params.headTokens !== undefined ? params.headTokens : (trainedParams.headTokens ?? null);
 
     const codeVersion = await trainerCodeVersion(d.trainerDir);
     const { graceSeconds: _g, ...versioned } = params;
-    const version = stableHash({ step: 'evaluate', model: input.trained.version, features: input.features.version, params: { ...versioned, maxLength }, trainer: codeVersion });
+    const version = stableHash({ step: 'evaluate', model: input.trained.version, features: input.features.version, params: { ...versioned, maxLength, truncation, headTokens }, trainer: codeVersion });
     const evalRel = lakeJoin(trained.rel, 'eval');
     const cached = await verifyPublished(lake, evalRel, version);
     if (cached.ok) return stepResult(lake, 'evaluate', evalRel, cached.manifest, true);
@@ -61,15 +65,19 @@ export async function evaluate(d: ResolvedDeps, raw: EvaluateInput): Promise<Ste
     const splitDir = await stageSplit(lake, features.rel, params.split, join(runDir, 'data'));
     if (!splitDir) throw badInput(`features ${input.features.uri} has no split=${params.split} part files`);
     const modelDir = await stageDir(lake, trained.rel, join(runDir, 'model'), ['eval', '_manifest.json']);
+    // The baselines learn from the same train split as the model (absent: they are skipped, and metrics.json says so).
+    const baselinesOn = params.baselines?.enabled !== false;
+    const trainDir = baselinesOn ? await stageSplit(lake, features.rel, 'train', join(runDir, 'data')) : null;
 
     workDir = await lake.createWorkDir(evalRel);
     const run: RunConfigInput = {
       task,
       model: { name_or_path: modelDir },
       tokenizer: { type: 'pretrained', name_or_path: modelDir },
-      data: { train: null, val: null, test: splitDir, max_length: maxLength },
+      data: { train: trainDir, val: null, test: splitDir, max_length: maxLength, truncation, head_tokens: headTokens, chunks: params.chunks ?? null },
       labels,
       hparams: params.batchSize ? { eval_batch_size: params.batchSize } : {},
+      ...(params.baselines ? { baselines: params.baselines } : {}),
       output_dir: workDir,
     };
     const checked = RunConfigSchema.safeParse(run);
@@ -111,15 +119,16 @@ export async function evaluate(d: ResolvedDeps, raw: EvaluateInput): Promise<Ste
       log.warn('no tag confusion matrix', { error: String(err) });
       return undefined;
     }) : undefined;
+    const baselines = baselineHeadlines(body.baselines);
     const createdAt = new Date().toISOString();
     await writeFile(join(workDir, 'report.html'), renderReport({
       model: input.model, version: input.trained.version, task, split: params.split, metrics: body, headline: done.metrics, confusion, history, createdAt,
     }));
     const files = await describeFiles(workDir, async (abs) => (abs.endsWith('.parquet') ? rows : 0));
     const manifest = buildManifest({
-      version, step: 'evaluate', inputs: [input.trained.version, input.features.version], params: { ...params, maxLength }, files,
+      version, step: 'evaluate', inputs: [input.trained.version, input.features.version], params: { ...params, maxLength, truncation, headTokens }, files,
       schema: [],
-      extra: { kind: 'evaluation', model: input.model, modelVersion: input.trained.version, modelUri: input.trained.uri, task, split: params.split, metrics: { ...done.metrics, rows } },
+      extra: { kind: 'evaluation', model: input.model, modelVersion: input.trained.version, modelUri: input.trained.uri, task, split: params.split, metrics: { ...done.metrics, rows }, baselines },
     });
     const out = await lake.publish(workDir, evalRel, manifest);
     published = true;

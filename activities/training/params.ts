@@ -1,7 +1,7 @@
 // The parameters of the train, evaluate and promote steps (a pipeline step's `with:`). Pure zod, so pipeline
 // validation (CLI, SDK and the workflow itself) can check them without loading the activities.
 import { z } from 'zod';
-import { HparamsSchema, ModelSpecSchema, TaskSchema, TokenizerSpecSchema } from '../trainer/protocol.js';
+import { BaselinesSchema, ChunksSchema, HparamsSchema, ModelSpecSchema, TaskSchema, TokenizerSpecSchema, TruncationSchema } from '../trainer/protocol.js';
 
 /** The train step's `with:` parameters. `hparams` are the trainer's own (DESIGN.md §4), passed through. */
 export const TrainParamsSchema = z.strictObject({
@@ -12,6 +12,10 @@ export const TrainParamsSchema = z.strictObject({
   /** Label names in id order; default: the features manifest's label map. */
   labels: z.array(z.string().min(1)).min(1).optional(),
   maxLength: z.number().int().min(8).default(128),
+  /** Which tokens of a text longer than maxLength the model sees: `head+tail` keeps both ends. */
+  truncation: TruncationSchema.default('head'),
+  /** head+tail: tokens kept from the start (default: a quarter of the budget). */
+  headTokens: z.number().int().min(1).nullable().default(null),
   hparams: HparamsSchema.default(HparamsSchema.parse({})),
   seed: z.number().int().default(42),
   deterministic: z.boolean().default(false),
@@ -32,6 +36,13 @@ export const EvaluateParamsSchema = z.strictObject({
   batchSize: z.number().int().min(1).optional(),
   /** Default: the max length the model was trained with. */
   maxLength: z.number().int().min(8).optional(),
+  /** Default: the truncation the model was trained with. */
+  truncation: TruncationSchema.optional(),
+  headTokens: z.number().int().min(1).nullable().optional(),
+  /** Score long texts over all their tokens, in windows whose class probabilities are pooled. */
+  chunks: ChunksSchema.optional(),
+  /** The baselines fitted on the features' train split (TF-IDF settings, or `enabled: false`). */
+  baselines: BaselinesSchema.optional(),
   graceSeconds: z.number().positive().optional(),
 });
 export type EvaluateParams = z.infer<typeof EvaluateParamsSchema>;
@@ -44,6 +55,11 @@ export const PromoteParamsSchema = z.strictObject({
   mode: z.enum(['max', 'min']).default('max'),
   /** Also require the candidate to be at least as good as the current champion on the same metric. */
   mustBeatChampion: z.boolean().default(true),
+  /**
+   * Also require the candidate to be at least as good as the evaluation's best baseline (TF-IDF + logistic regression,
+   * most-frequent tag, majority) on the same metric. An evaluation without baselines skips this rule, and says so.
+   */
+  mustBeatBaseline: z.boolean().default(true),
 });
 export type PromoteParams = z.infer<typeof PromoteParamsSchema>;
 

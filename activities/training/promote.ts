@@ -5,6 +5,8 @@ import type { LakeStorage } from '../lake/index.js';
 import { lakeJoin, MANIFEST_FILE, readManifest } from '../lake/index.js';
 import { modelName, openLakeFor, parseInput, readInput, type ResolvedDeps } from './common.js';
 import { PromoteParamsSchema, type PromoteParams } from './params.js';
+import { bestBaseline } from './baselines.js';
+import { decide, decisionMetrics, describeDecision, DecisionSchema, type Decision } from './gate.js';
 export { PromoteParamsSchema, type PromoteParams } from './params.js';
 
 
@@ -25,6 +27,8 @@ export const ChampionSchema = z.object({
   previous: z.object({ version: z.string(), metric: z.string(), value: z.number(), decidedAt: z.string() }).nullable(),
   decidedAt: z.string(),
   reason: z.string(),
+  /** Every rule checked, with margins, and the one that decided (absent in files written before the rules existed). */
+  decision: DecisionSchema.optional(),
 });
 export type Champion = z.infer<typeof ChampionSchema>;
 
@@ -44,8 +48,8 @@ export async function readChampion(lake: LakeStorage, model: string): Promise<Ch
 }
 
 /**
- * The promotion gate: `models/<model>/champion.json` names the candidate only when its metric meets the threshold
- * and is at least the champion's. The file is replaced in one write (a rename on a local lake, a single object write
+ * The promotion gate: `models/<model>/champion.json` names the candidate only when its metric meets the threshold,
+ * is at least the evaluation's best baseline's and at least the champion's (gate.ts; the first failing rule decides). The file is replaced in one write (a rename on a local lake, a single object write
  * on GCS), so readers see the old champion or the new one, never a mix. Decision and both numbers go in `metrics`.
  */
 export async function promote(d: Pick<ResolvedDeps, 'lakeOptions'>, raw: PromoteInput): Promise<StepResult> {
@@ -63,11 +67,11 @@ export async function promote(d: Pick<ResolvedDeps, 'lakeOptions'>, raw: Promote
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw invalidPipeline(`promote: the evaluation has no metric ${JSON.stringify(params.metric)} (it has ${Object.keys(metrics).join(', ')})`);
   }
-  const better = (a: number, b: number) => (params.mode === 'max' ? a >= b : a <= b);
   const current = await readChampion(lake, model);
   const champValue = current ? await championValue(lake, model, current, params.metric) : undefined;
+  const baseline = bestBaseline(em.baselines, params.metric, params.mode);
   const modelManifestUri = lake.uri(lakeJoin(lake.relative(modelUri), MANIFEST_FILE));
-  const out = (promoted: boolean, version: string, cached: boolean): StepResult => ({
+  const out = (promoted: boolean, version: string, cached: boolean, decision?: Decision): StepResult => ({
     step: 'promote',
     version,
     uri: lake.uri(championRel(model)),
@@ -76,26 +80,23 @@ export async function promote(d: Pick<ResolvedDeps, 'lakeOptions'>, raw: Promote
       promoted: promoted ? 1 : 0,
       candidate: value,
       ...(champValue !== undefined ? { champion: champValue } : {}),
+      ...(baseline ? { baseline: baseline.value } : {}),
       threshold: params.threshold,
+      ...(decision ? decisionMetrics(decision) : {}),
     },
     manifest: promoted ? modelManifestUri : current ? lake.uri(lakeJoin(lake.relative(current.uri), MANIFEST_FILE)) : modelManifestUri,
   });
 
   // Idempotent: a retry after the write (or a re-run) finds the candidate already serving.
-  if (current?.version === modelVersion) return out(true, modelVersion, true);
+  if (current?.version === modelVersion) return out(true, modelVersion, true, current.decision);
 
-  const meets = better(value, params.threshold);
-  const beats = !params.mustBeatChampion || champValue === undefined || better(value, champValue);
-  const cmp = params.mode === 'max' ? '≥' : '≤';
-  const notCmp = params.mode === 'max' ? '<' : '>';
-  let reason: string;
-  if (!meets) reason = `${params.metric} ${value} ${notCmp} threshold ${params.threshold}`;
-  else if (!beats) reason = `${params.metric} ${value} ${notCmp} champion ${current!.version}'s ${champValue}`;
-  else {
-    reason = `${params.metric} ${value} ${cmp} threshold ${params.threshold}`;
-    if (current) reason += champValue === undefined ? `; champion ${current.version} has no ${params.metric} to compare` : params.mustBeatChampion ? ` and ${cmp} champion ${current.version}'s ${champValue}` : '';
-  }
-  if (!(meets && beats)) return out(false, current?.version ?? modelVersion, false);
+  const decision = decide({
+    metric: params.metric, mode: params.mode, value, threshold: params.threshold,
+    baseline, mustBeatBaseline: params.mustBeatBaseline,
+    champion: current ? { version: current.version, value: champValue } : undefined, mustBeatChampion: params.mustBeatChampion,
+  });
+  const reason = describeDecision(decision, params.metric, value, params.mode);
+  if (decision.decidedBy !== 'all') return out(false, current?.version ?? modelVersion, false, decision);
 
   const champion: Champion = {
     model,
@@ -106,9 +107,10 @@ export async function promote(d: Pick<ResolvedDeps, 'lakeOptions'>, raw: Promote
     previous: current ? { version: current.version, metric: current.metric, value: current.value, decidedAt: current.decidedAt } : null,
     decidedAt: new Date().toISOString(),
     reason,
+    decision,
   };
   await lake.writeText(championRel(model), `${JSON.stringify(champion, null, 2)}\n`);
-  return out(true, modelVersion, false);
+  return out(true, modelVersion, false, decision);
 }
 
 /** The champion's value on `metric`: from champion.json when it was chosen on that metric, else its evaluation. */

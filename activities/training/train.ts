@@ -103,7 +103,7 @@ export async function train(d: ResolvedDeps, raw: TrainInput): Promise<StepResul
       task,
       model: params.model,
       tokenizer: params.tokenizer,
-      data: { train: splits.train, val: splits.val, test: null, max_length: params.maxLength },
+      data: { train: splits.train, val: splits.val, test: null, max_length: params.maxLength, truncation: params.truncation, head_tokens: params.headTokens },
       labels,
       hparams: params.hparams,
       checkpoint_dir: localCk,
