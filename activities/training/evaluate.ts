@@ -11,6 +11,7 @@ import { normalizeTask, openLakeFor, parseInput, readInput, stableHash, stageDir
 import type { HistoryPoint } from './history.js';
 import { renderReport } from './report.js';
 import { baselineHeadlines } from './baselines.js';
+import { gatherReportData } from './report-data.js';
 import { currentContext, emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer } from './supervise.js';
 import { stepResult } from './train.js';
 import { EvaluateParamsSchema, type EvaluateParams } from './params.js';
@@ -121,8 +122,12 @@ export async function evaluate(d: ResolvedDeps, raw: EvaluateInput): Promise<Ste
     }) : undefined;
     const baselines = baselineHeadlines(body.baselines);
     const createdAt = new Date().toISOString();
+    const extras = await gatherReportData(lake, {
+      model: input.model, modelVersion: input.trained.version, modelRel: trained.rel, modelManifest: trained.manifest, featuresRel: features.rel,
+      featuresManifest: features.manifest, predictions: join(workDir, 'predictions.parquet'), task, labels,
+    });
     await writeFile(join(workDir, 'report.html'), renderReport({
-      model: input.model, version: input.trained.version, task, split: params.split, metrics: body, headline: done.metrics, confusion, history, createdAt,
+      model: input.model, version: input.trained.version, task, split: params.split, metrics: body, headline: done.metrics, confusion, history, createdAt, extras,
     }));
     const files = await describeFiles(workDir, async (abs) => (abs.endsWith('.parquet') ? rows : 0));
     const manifest = buildManifest({
