@@ -102,6 +102,7 @@ def run_evaluate(cfg: dict, emitter: Emitter) -> dict:
     body.update(info)
     headline["truncated_rows"] = info["truncation"]["truncated_rows"]
     headline["truncated_fraction"] = info["truncation"]["truncated_fraction"]
+    headline["truncated_tokens_mean"] = info["truncation"]["dropped_tokens_mean"]  # per truncated row
     baselines = None
     if train_raw is not None:
         baselines = run_baselines(task, train_raw, raw, labels, cfg["baselines"])

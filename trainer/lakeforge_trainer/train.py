@@ -448,6 +448,7 @@ class Trainer:
         trunc = self.train_ds.truncation
         headline["train_truncated_rows"] = trunc["truncated_rows"]
         headline["train_truncated_fraction"] = trunc["truncated_fraction"]
+        headline["train_truncated_tokens_mean"] = trunc["dropped_tokens_mean"]  # per truncated row
         metrics = {
             "task": self.task, "steps": self.step, "exported_step": exported_step, "best_step": self.best_step,
             "best_metric": self.best_metric_name, "stopped_early": self.stopped_early,

@@ -57,7 +57,7 @@ def test_tfidf_baseline_equals_sklearn(seq_eval):
     assert h["loss"] == pytest.approx(log_loss(yte, clf.predict_proba(Xte), labels=[0, 1, 2]), rel=1e-6)
     assert b["params"]["C"] == 3.0 and b["cpu_seconds"] > 0
     # The model's headline names are all there, so the gate compares like with like.
-    assert set(metrics["headline"]) - {"truncated_rows", "truncated_fraction"} <= set(h)
+    assert set(metrics["headline"]) - {"truncated_rows", "truncated_fraction", "truncated_tokens_mean"} <= set(h)
     preds = pq.read_table(tmp / "eval" / "predictions.parquet").to_pylist()
     assert [p["baseline_tfidf_logreg"] for p in preds] == [datagen.SEQ_LABELS[i] for i in pred]
     assert all(len(p["probabilities"]) == 3 for p in preds)
@@ -119,4 +119,4 @@ def test_token_classification_reports_the_most_frequent_tag_baseline(tmp_path):
     # Person names and places recur, so the lookup table finds most entities; the majority tag finds none.
     assert b["headline"]["f1"] > 0.5
     assert metrics["baselines"]["majority"]["headline"]["f1"] == 0.0
-    assert set(metrics["headline"]) - {"truncated_rows", "truncated_fraction"} <= set(b["headline"]) | {"loss"}
+    assert set(metrics["headline"]) - {"truncated_rows", "truncated_fraction", "truncated_tokens_mean"} <= set(b["headline"]) | {"loss"}

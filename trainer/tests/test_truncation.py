@@ -118,3 +118,22 @@ def test_chunked_evaluation_gives_the_pooled_prediction(tmp_path, tok, how):
         assert pr["prediction"] == datagen.SEQ_LABELS[int(pooled.argmax())]
     assert metrics["chunks"]["windows"] == 6 + 1 + 3
     assert metrics["truncation"]["truncated_rows"] == 0 and events[-1]["metrics"]["truncated_rows"] == 0
+    assert metrics["chunks"]["rows_with_several_windows"] == 2 and metrics["chunks"]["max_windows_per_row"] == 6
+
+
+def test_training_with_head_tail_records_what_was_cut(tmp_path):
+    rows = [{"row_key": f"r{i}", "text": " ".join(WORDS[i % 50: i % 50 + 10 + (i % 30)]), "label": datagen.SEQ_LABELS[i % 3]}
+            for i in range(60)]
+    splits = {"train": datagen.write_split(tmp_path / "f", "train", rows, parts=1)}
+    cfg = datagen.run_config(tmp_path, splits, hparams={"epochs": 1}, checkpoint_every_steps=None,
+                             data={"max_length": 16, "truncation": "head+tail", "head_tokens": 4})
+    rc, events = run_inproc(datagen.write_config(tmp_path / "run.json", cfg))
+    assert rc == 0, events
+    lengths = [len(r["text"].split()) for r in rows]  # one token per word
+    over = [n - 14 for n in lengths if n > 14]
+    done = events[-1]["metrics"]
+    assert done["train_truncated_rows"] == len(over) > 0
+    assert done["train_truncated_fraction"] == pytest.approx(len(over) / len(rows))
+    assert done["train_truncated_tokens_mean"] == pytest.approx(np.mean(over))
+    t = json.loads((tmp_path / "out" / "metrics.json").read_text())["truncation"]["train"]
+    assert t["strategy"] == "head+tail" and t["dropped_tokens_total"] == sum(over)
