@@ -163,6 +163,21 @@ describe('train → evaluate → promote on the GPU queue', () => {
     expect(champ.reason).toContain('baseline tfidf_logreg');
   });
 
+  it('long texts: train cuts head+tail and says how much; evaluate scores every token in pooled windows', async () => {
+    const short = tinyTrainParams({ maxLength: 8, truncation: 'head+tail', headTokens: 2, hparams: { epochs: 1 } });
+    const r = await run(args({ model: 'long', train: short, evaluate: { chunks: { size: 6, stride: 3, pool: 'max' } } }), `long-${Date.now()}`);
+    // 6 content tokens of 6–13 words: most rows are cut, by several tokens.
+    expect(r.trained.metrics!.train_truncated_rows).toBeGreaterThan(100);
+    expect(r.trained.metrics!.train_truncated_tokens_mean).toBeGreaterThan(1);
+    expect(r.evaluated!.metrics).toMatchObject({ truncated_rows: 0, truncated_fraction: 0 });
+    const m = JSON.parse((await tl.lake.readText(`${tl.lake.relative(r.evaluated!.uri)}/metrics.json`))!);
+    expect(m.chunks).toMatchObject({ size: 6, stride: 3, pool: 'max' });
+    expect(m.chunks.windows).toBeGreaterThan(m.rows);
+    const manifest = JSON.parse((await tl.lake.readText(`${tl.lake.relative(r.evaluated!.uri)}/${MANIFEST_FILE}`))!);
+    // The evaluation inherits the model's truncation (used when chunks are off) and records it.
+    expect(manifest.params).toMatchObject({ truncation: 'head+tail', headTokens: 2, maxLength: 8 });
+  });
+
   it('fails bad input with a non-retryable BadInput after exactly one attempt', async () => {
     const broken = await publishFeatures(tl.lake, { broken: true });
     const id = `train-bad-${Date.now()}`;
