@@ -4,11 +4,9 @@ import type { PipelineSpecInput } from '../contracts/spec.js';
 import type { CleanParamsInput, FeaturesParamsInput, SqlParamsInput } from '../activities/steps/index.js';
 import type { TrainParamsInput, EvaluateParams, PromoteParams } from '../activities/steps/index.js';
 
-import type { z } from 'zod';
-import type { REGISTRY, StepKind } from '../activities/steps/registry.js';
-
-/** A kind's `with:` as the registry declares it. */
-export type ParamsOf<K extends StepKind> = z.input<(typeof REGISTRY)[K]['params']>;
+import type { StepKind } from '../activities/steps/registry.js';
+import type { ParamsOf } from '../contracts/step-input.js';
+export type { ParamsOf } from '../contracts/step-input.js';
 type DatasetInput = PipelineSpecInput['dataset'];
 type StepOptions = { needs?: string[]; retry?: PipelineSpecInput['defaults'] extends infer D ? D extends { retry?: infer R } ? R : never : never; timeout?: string; queue?: string; summary?: string };
 

@@ -24,6 +24,8 @@ export function stepInputSchema(def: StepDefinition) {
 }
 
 type Registry = typeof REGISTRY;
+/** A kind's `with:` as written (defaults optional), from its declared params schema. */
+export type ParamsOf<K extends StepKind> = z.input<Registry[K]['params']>;
 export type StepInput<K extends StepKind> = z.input<typeof StepInputBaseSchema> & {
   inputs: { [R in keyof Registry[K]['inputs']]: StepResult };
   params: z.input<Registry[K]['params']>;

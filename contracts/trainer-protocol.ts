@@ -38,6 +38,21 @@ export const TokenizerSpecSchema = z.discriminatedUnion('type', [
 ]);
 export type TokenizerSpec = z.infer<typeof TokenizerSpecSchema>;
 
+/**
+ * How a text longer than max_length is cut. `head+tail` keeps the first `head_tokens` and the rest of the budget
+ * from the end (Sun et al. 2019: the best simple strategy for long-text BERT classification).
+ */
+export const TruncationSchema = z.enum(['head', 'tail', 'head+tail']);
+
+/** Evaluation only: score every token of a long text in overlapping windows and pool the class probabilities. */
+export const ChunksSchema = z.strictObject({
+  /** Content tokens per window (special tokens not counted); at most max_length minus the specials. */
+  size: posInt(),
+  /** Tokens between the starts of consecutive windows; at most `size`, so every token is covered. */
+  stride: posInt(),
+  pool: z.enum(['mean', 'max']).default('mean'),
+});
+
 /** Split directories hold `part-*.parquet` files (a features split, DESIGN.md §2). */
 export const DataSpecSchema = z.strictObject({
   train: z.string().nullable().default(null),
@@ -48,6 +63,11 @@ export const DataSpecSchema = z.strictObject({
   tokens_column: z.string().default('tokens'),
   tags_column: z.string().default('tags'),
   max_length: z.number().int().min(8).default(128),
+  truncation: TruncationSchema.default('head'),
+  /** head+tail: tokens kept from the start; null: a quarter of the budget (128 of 510 in the paper). */
+  head_tokens: posInt().nullable().default(null),
+  /** evaluate, sequence classification: score long texts in windows (null: one window, truncated). */
+  chunks: ChunksSchema.nullable().default(null),
 });
 export type DataSpec = z.infer<typeof DataSpecSchema>;
 
@@ -86,6 +106,29 @@ export const HparamsSchema = z.strictObject({
 });
 export type Hparams = z.infer<typeof HparamsSchema>;
 
+/** TF-IDF (word and character n-grams) + logistic regression, the classical baseline of `evaluate`. */
+export const TfidfBaselineSchema = z.strictObject({
+  word_ngram_range: z.tuple([posInt(), posInt()]).default([1, 2]),
+  /** char_wb n-grams; null: words only. */
+  char_ngram_range: z.tuple([posInt(), posInt()]).nullable().default([2, 5]),
+  /** Per analyzer (word and char each keep this many, by corpus frequency). */
+  max_features: posInt().default(50000),
+  min_df: posInt().default(1),
+  sublinear_tf: z.boolean().default(true),
+  lowercase: z.boolean().default(true),
+  /** Inverse L2 strength; TF-IDF rows are L2-normalised and sparse, so sklearn's C=1 underfits small sets. */
+  C: z.number().positive().default(10),
+  max_iter: posInt().default(1000),
+  class_weight: z.enum(['balanced']).nullable().default(null),
+});
+
+export const BaselinesSchema = z.strictObject({
+  /** evaluate fits them on data.train (when given) and scores them on the evaluation split. */
+  enabled: z.boolean().default(true),
+  tfidf: TfidfBaselineSchema.default(TfidfBaselineSchema.parse({})),
+});
+export type Baselines = z.infer<typeof BaselinesSchema>;
+
 export const RunConfigSchema = z.strictObject({
   task: TaskSchema,
   model: ModelSpecSchema,
@@ -94,6 +137,7 @@ export const RunConfigSchema = z.strictObject({
   /** Label names in id order; for token classification the tag set, including `O`. */
   labels: z.array(z.string().min(1)).min(1),
   hparams: HparamsSchema.default(HparamsSchema.parse({})),
+  baselines: BaselinesSchema.default(BaselinesSchema.parse({})),
   /** Required by `train`; `evaluate` ignores it. */
   checkpoint_dir: z.string().nullable().default(null),
   checkpoint_every_steps: posInt().nullable().default(null),

@@ -63,7 +63,9 @@ try {
   say('Evaluation (test split):');
   for (const [k, v] of Object.entries(evaluated.metrics ?? {})) say(`  ${k.padEnd(22)} ${Number.isInteger(v) ? v : v.toFixed(4)}`);
   const promote = out.steps.promote.metrics ?? {};
-  say(`Promotion: ${promote.promoted ? 'promoted to champion' : 'not promoted'} (${JSON.stringify(promote)})`);
+  const rule = Object.keys(promote).find((k) => k.startsWith('decided_by_'))?.slice('decided_by_'.length);
+  const why = rule === 'all' ? 'every rule passed' : rule ? `refused by the ${rule} rule` : 'already the champion';
+  say(`Promotion: ${promote.promoted ? 'promoted to champion' : 'not promoted'}, ${why} (${JSON.stringify(promote)})`);
   const evalDir = evaluated.uri.startsWith('file://') ? fileURLToPath(evaluated.uri) : evaluated.uri;
   say(`Report: ${join(evalDir, 'report.html')}`);
 

@@ -57,8 +57,9 @@ export function venvPython(env = process.env) {
   return join(lakeforgeHome(env), 'venv', 'bin', 'python');
 }
 
-// The trainer with its test, benchmark and LoRA (peft) extras, so no trainer test is skipped for a missing package.
-const TRAINER_EXTRAS = 'trainer[test,bench,lora]';
+// The trainer with its test, benchmark, LoRA (peft) and examples (the intents data set) extras, so no test is skipped
+// for a missing package.
+const TRAINER_EXTRAS = 'trainer[test,bench,lora,examples]';
 
 export async function ensureVenv(env = process.env) {
   const venv = join(lakeforgeHome(env), 'venv');

@@ -50,7 +50,9 @@ describe('train → evaluate → promote on the GPU queue', () => {
 
   const args = (over: Partial<TrainingTestArgs> = {}): TrainingTestArgs => ({
     lake: tl.uri, runId: `run-${Date.now()}`, model: 'tiny', features, gpuQueue,
-    train: tinyTrainParams(), evaluate: {}, promote: { metric: 'accuracy', threshold: 0, mode: 'max', mustBeatChampion: true },
+    // The 2-epoch tiny model loses to the TF-IDF baseline on this data; these tests are about the pipeline's mechanics,
+    // the baseline rule has its own test below.
+    train: tinyTrainParams(), evaluate: {}, promote: { metric: 'accuracy', threshold: 0, mode: 'max', mustBeatChampion: true, mustBeatBaseline: false },
     ...over,
   });
   const run = (a: TrainingTestArgs, id = `train-e2e-${Date.now()}`) =>
@@ -112,20 +114,68 @@ describe('train → evaluate → promote on the GPU queue', () => {
       });
 
     const worse = await promote(await fakeEval('worse', champ.value - 0.05));
-    expect(worse.metrics).toEqual({ promoted: 0, candidate: champ.value - 0.05, champion: champ.value, threshold: 0 });
+    // These hand-made evaluations carry no baselines: that rule is skipped, and the champion rule decides.
+    expect(worse.metrics).toEqual({
+      promoted: 0, candidate: champ.value - 0.05, champion: champ.value, threshold: 0,
+      decided_by_champion: 1, rule_threshold: 1, threshold_margin: champ.value - 0.05, rule_champion: 0, champion_margin: expect.closeTo(-0.05, 9),
+    });
     expect(worse.version).toBe(champ.version);
     expect((await readChampion(tl.lake, 'tiny'))!.version).toBe(champ.version);
 
     const betterEval = await fakeEval('better', champ.value + 0.05);
     const underThreshold = await promote(betterEval, 2);
-    expect(underThreshold.metrics).toMatchObject({ promoted: 0, candidate: champ.value + 0.05, threshold: 2 });
+    expect(underThreshold.metrics).toMatchObject({ promoted: 0, candidate: champ.value + 0.05, threshold: 2, decided_by_threshold: 1, rule_threshold: 0 });
     expect((await readChampion(tl.lake, 'tiny'))!.version).toBe(champ.version);
 
     const better = await promote(betterEval);
-    expect(better.metrics).toEqual({ promoted: 1, candidate: champ.value + 0.05, champion: champ.value, threshold: 0 });
+    expect(better.metrics).toEqual({
+      promoted: 1, candidate: champ.value + 0.05, champion: champ.value, threshold: 0,
+      decided_by_all: 1, rule_threshold: 1, threshold_margin: champ.value + 0.05, rule_champion: 1, champion_margin: expect.closeTo(0.05, 9),
+    });
     const now = (await readChampion(tl.lake, 'tiny'))!;
     expect(now).toMatchObject({ version: 'better', value: champ.value + 0.05, previous: { version: champ.version, value: champ.value } });
     expect(now.reason).toContain('≥');
+    expect(now.decision).toMatchObject({ decidedBy: 'all', skipped: ['baseline: the evaluation reports no baseline accuracy'] });
+  });
+
+  it('the baseline gate: a weak model loses to TF-IDF + logistic regression and is not promoted; a strong one is', async () => {
+    const gate = { metric: 'macro_f1', threshold: 0, mode: 'max' as const, mustBeatChampion: false };
+    // One optimizer step at a tiny learning rate: next to chance on three balanced classes.
+    const weak = await run(args({ model: 'gate', train: tinyTrainParams({ hparams: { max_steps: 1, learning_rate: 1e-6 } }), promote: gate }), `gate-weak-${Date.now()}`);
+    const wm = weak.evaluated!.metrics!;
+    const evalBody = JSON.parse((await tl.lake.readText(`${tl.lake.relative(weak.evaluated!.uri)}/metrics.json`))!);
+    const tfidf = evalBody.baselines.tfidf_logreg.headline.macro_f1 as number;
+    const majority = evalBody.baselines.majority.headline.macro_f1 as number;
+    process.stderr.write(`[measure] gate: weak model macro_f1 ${wm.macro_f1.toFixed(4)}, TF-IDF+LR ${tfidf.toFixed(4)} (${evalBody.baselines.tfidf_logreg.cpu_seconds} s CPU), majority ${majority.toFixed(4)}\n`);
+    expect(tfidf).toBeGreaterThan(wm.macro_f1);
+    expect(weak.promoted!.metrics).toMatchObject({ promoted: 0, candidate: wm.macro_f1, baseline: tfidf, decided_by_baseline: 1, rule_threshold: 1, rule_baseline: 0 });
+    expect(weak.promoted!.metrics!.baseline_margin).toBeCloseTo(wm.macro_f1 - tfidf, 9);
+    expect(await readChampion(tl.lake, 'gate')).toBeNull();
+
+    const strong = await run(args({ model: 'gate', train: tinyTrainParams({ hparams: { epochs: 8, learning_rate: 3e-3 } }), promote: gate }), `gate-strong-${Date.now()}`);
+    const sm = strong.evaluated!.metrics!;
+    process.stderr.write(`[measure] gate: strong model macro_f1 ${sm.macro_f1.toFixed(4)} vs TF-IDF+LR ${tfidf.toFixed(4)}\n`);
+    expect(strong.promoted!.metrics).toMatchObject({ promoted: 1, candidate: sm.macro_f1, baseline: tfidf, decided_by_all: 1, rule_baseline: 1 });
+    const champ = (await readChampion(tl.lake, 'gate'))!;
+    expect(champ.version).toBe(strong.trained.version);
+    expect(champ.decision!.checks.map((c) => c.rule)).toEqual(['threshold', 'baseline']);
+    expect(champ.decision!.checks[1]).toMatchObject({ rule: 'baseline', name: 'tfidf_logreg', against: tfidf, passed: true });
+    expect(champ.reason).toContain('baseline tfidf_logreg');
+  });
+
+  it('long texts: train cuts head+tail and says how much; evaluate scores every token in pooled windows', async () => {
+    const short = tinyTrainParams({ maxLength: 8, truncation: 'head+tail', headTokens: 2, hparams: { epochs: 1 } });
+    const r = await run(args({ model: 'long', train: short, evaluate: { chunks: { size: 6, stride: 3, pool: 'max' } } }), `long-${Date.now()}`);
+    // 6 content tokens of 6–13 words: most rows are cut, by several tokens.
+    expect(r.trained.metrics!.train_truncated_rows).toBeGreaterThan(100);
+    expect(r.trained.metrics!.train_truncated_tokens_mean).toBeGreaterThan(1);
+    expect(r.evaluated!.metrics).toMatchObject({ truncated_rows: 0, truncated_fraction: 0 });
+    const m = JSON.parse((await tl.lake.readText(`${tl.lake.relative(r.evaluated!.uri)}/metrics.json`))!);
+    expect(m.chunks).toMatchObject({ size: 6, stride: 3, pool: 'max' });
+    expect(m.chunks.windows).toBeGreaterThan(m.rows);
+    const manifest = JSON.parse((await tl.lake.readText(`${tl.lake.relative(r.evaluated!.uri)}/${MANIFEST_FILE}`))!);
+    // The evaluation inherits the model's truncation (used when chunks are off) and records it.
+    expect(manifest.params).toMatchObject({ truncation: 'head+tail', headTokens: 2, maxLength: 8 });
   });
 
   it('fails bad input with a non-retryable BadInput after exactly one attempt', async () => {

@@ -6,7 +6,7 @@ export type { StepActivities, StepActivity, EtlActivities, GpuActivities } from 
 export type { PartitionActivities } from './partition-activities.js';
 export type { EtlDeps } from '../duckdb/files.js';
 export type { GpuActivityDeps } from '../trainer/deps.js';
-export type { StepInput } from '../../contracts/step-input.js';
+export type { StepInput, ParamsOf } from '../../contracts/step-input.js';
 
 export { CleanParamsSchema, ColumnSpecSchema, ColumnTypeSchema, NullPolicySchema, PartitionsSchema, FeaturesPartitionsSchema } from './clean/params.js';
 export type { CleanParams, CleanParamsInput, ColumnType } from './clean/params.js';

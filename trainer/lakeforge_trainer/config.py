@@ -15,7 +15,8 @@ TOK = "token-classification"
 
 # Fields that change what is trained. Checkpoint cadence, paths and resume policy may differ between attempts.
 _HASHED_KEYS = ("task", "model", "tokenizer", "labels", "hparams", "seed", "deterministic")
-_HASHED_DATA_KEYS = ("text_column", "label_column", "tokens_column", "tags_column", "max_length")
+_HASHED_DATA_KEYS = ("text_column", "label_column", "tokens_column", "tags_column", "max_length", "truncation",
+                     "head_tokens")
 
 
 # Metric names of the `eval` event, by task: what early stopping may watch.

@@ -184,8 +184,9 @@ class Trainer:
             raise BadInput("the tokenizer has no pad token", reason="config")
         self.pad_id = self.tokenizer.pad_token_id
         L = dcfg["max_length"]
-        self.train_ds = encode(self.train_raw, self.tokenizer, self.task, L)
-        self.val_ds = encode(self.val_raw, self.tokenizer, self.task, L) if self.val_raw else None
+        cut = {"truncation": dcfg["truncation"], "head_tokens": dcfg["head_tokens"]}
+        self.train_ds = encode(self.train_raw, self.tokenizer, self.task, L, **cut)
+        self.val_ds = encode(self.val_raw, self.tokenizer, self.task, L, **cut) if self.val_raw else None
 
         # Model init draws from the torch RNG: seeded above, so a fresh start is reproducible.
         self.model = build_model(cfg, self.tokenizer, self.labels)
@@ -444,11 +445,16 @@ class Trainer:
             headline.update({f"val_{k}": v for k, v in best_eval.items() if k != "step"})
         if self.last_train_loss is not None:
             headline["train_loss"] = self.last_train_loss
+        trunc = self.train_ds.truncation
+        headline["train_truncated_rows"] = trunc["truncated_rows"]
+        headline["train_truncated_fraction"] = trunc["truncated_fraction"]
+        headline["train_truncated_tokens_mean"] = trunc["dropped_tokens_mean"]  # per truncated row
         metrics = {
             "task": self.task, "steps": self.step, "exported_step": exported_step, "best_step": self.best_step,
             "best_metric": self.best_metric_name, "stopped_early": self.stopped_early,
             "val": best_eval, "eval_history": self.eval_history, "headline": headline,
             "throughput": self.throughput(),
+            "truncation": {"train": trunc, "val": self.val_ds.truncation if self.val_ds is not None else None},
         }
         _write_json(out / "metrics.json", metrics)
         self.emit("done", output_dir=str(out), metrics=headline, steps=self.step, best_step=self.best_step,

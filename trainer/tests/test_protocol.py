@@ -21,7 +21,8 @@ def test_defaults_come_from_the_schema(tmp_path):
         "output_dir": "/out",
     })
     assert cfg["data"] == {"train": "/x", "val": None, "test": None, "text_column": "text", "label_column": "label",
-                           "tokens_column": "tokens", "tags_column": "tags", "max_length": 128}
+                           "tokens_column": "tokens", "tags_column": "tags", "max_length": 128,
+                           "truncation": "head", "head_tokens": None, "chunks": None}
     assert cfg["tokenizer"] == {"type": "train-wordpiece", "vocab_size": 100, "lowercase": True}
     assert cfg["hparams"]["grad_accum_steps"] == 1 and cfg["hparams"]["early_stopping"] is None
     assert cfg["model"] == {"config": {"model_type": "bert", "hidden_size": 32}}  # passthrough kwargs untouched

@@ -18,10 +18,15 @@ import { stageSplit, stageTree } from '../../kernel/stage.js';
 import { localKey, stepVersion } from '../../kernel/version.js';
 import type { HistoryPoint } from '../train/history.js';
 import { renderReport } from './report.js';
+import { baselineHeadlines } from '../promote/baselines.js';
+import { gatherReportData } from './report-data.js';
 import { emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer } from '../../trainer/supervise.js';
 export { EvaluateParamsSchema, type EvaluateParams } from './params.js';
 
-interface EvalState { task: Task; labels: string[]; maxLength: number; runDir: string; beats?: { stop(): void } }
+interface EvalState {
+  task: Task; labels: string[]; maxLength: number; truncation: NonNullable<RunConfigInput['data']['truncation']>; headTokens: number | null;
+  runDir: string; beats?: { stop(): void };
+}
 
 export const evaluateStep: StepImpl<'evaluate', ResolvedDeps, EvalState> = {
   kind: 'evaluate',
@@ -31,15 +36,18 @@ export const evaluateStep: StepImpl<'evaluate', ResolvedDeps, EvalState> = {
     const task = normalizeTask(tm.task);
     const labels = tm.labels as string[] | undefined;
     if (!task || !Array.isArray(labels)) throw badInput(`${input.inputs.trained.uri} is not a lakeforge model (its manifest has no task or labels)`);
-    const trainedParams = (trained.manifest.params ?? {}) as { maxLength?: number };
+    const trainedParams = (trained.manifest.params ?? {}) as { maxLength?: number; truncation?: RunConfigInput['data']['truncation']; headTokens?: number | null };
     const maxLength = params.maxLength ?? trainedParams.maxLength ?? 128;
+    // The model is scored on what it was trained to see, unless the step asks otherwise.
+    const truncation = params.truncation ?? trainedParams.truncation ?? 'head';
+    const headTokens = params.headTokens !== undefined ? params.headTokens : (trainedParams.headTokens ?? null);
     const codeVersion = await trainerCodeVersion(d.trainerDir);
     const { graceSeconds: _g, ...versioned } = params;
     const version = stepVersion({
-      step: 'evaluate', codeVersion, inputs: [trained.manifest.version, upstream.features.manifest.version], params: { ...versioned, maxLength }, sql: {},
+      step: 'evaluate', codeVersion, inputs: [trained.manifest.version, upstream.features.manifest.version], params: { ...versioned, maxLength, truncation, headTokens }, sql: {},
     });
     const runDir = join(d.home, 'runs', `eval-${localKey(trained.manifest.version, upstream.features.manifest.version, process.pid, Date.now())}`);
-    return { version, outputs: [lakeJoin(trained.rel, 'eval')], state: { task, labels, maxLength, runDir } };
+    return { version, outputs: [lakeJoin(trained.rel, 'eval')], state: { task, labels, maxLength, truncation, headTokens, runDir } };
   },
   compute: computeEvaluate,
   async finish({ state }) {
@@ -53,7 +61,7 @@ export function evaluate(d: ResolvedDeps, input: StepInput<'evaluate'>): Promise
 }
 
 async function computeEvaluate({ input, params, deps: d, lake, control, upstream, version, workDirs: [workDir], state }: Parameters<StepImpl<'evaluate', ResolvedDeps, EvalState>['compute']>[0]) {
-  const { task, labels, maxLength, runDir } = state;
+  const { task, labels, maxLength, truncation, headTokens, runDir } = state;
   const attempt = currentContext()?.info.attempt ?? 1;
   const hb = { ...emptyHeartbeat(attempt), phase: 'staging' as string };
   const beats = startHeartbeats(() => hb, d.heartbeatEveryMs);
@@ -67,14 +75,18 @@ async function computeEvaluate({ input, params, deps: d, lake, control, upstream
     if (!splitDir) throw badInput(`features ${input.inputs.features.uri} has no split=${params.split} part files`);
     const modelDir = join(runDir, 'model');
     await stageTree(lake, control, trained.rel, modelDir, { skip: ['eval', '_manifest.json'] });
+    // The baselines learn from the same train split as the model (absent: they are skipped, and metrics.json says so).
+    const baselinesOn = params.baselines?.enabled !== false;
+    const trainDir = baselinesOn ? await stageSplit(lake, control, features.rel, 'train', join(runDir, 'data')) : null;
 
     const run: RunConfigInput = {
       task,
       model: { name_or_path: modelDir },
       tokenizer: { type: 'pretrained', name_or_path: modelDir },
-      data: { train: null, val: null, test: splitDir, max_length: maxLength },
+      data: { train: trainDir, val: null, test: splitDir, max_length: maxLength, truncation, head_tokens: headTokens, chunks: params.chunks ?? null },
       labels,
       hparams: params.batchSize ? { eval_batch_size: params.batchSize } : {},
+      ...(params.baselines ? { baselines: params.baselines } : {}),
       output_dir: workDir,
     };
     const checked = RunConfigSchema.safeParse(run);
@@ -116,15 +128,20 @@ async function computeEvaluate({ input, params, deps: d, lake, control, upstream
       log.warn('no tag confusion matrix', { error: String(err) });
       return undefined;
     }) : undefined;
+    const baselines = baselineHeadlines(body.baselines);
     const createdAt = new Date().toISOString();
+    const extras = await gatherReportData(lake, {
+      model, modelVersion: trained.manifest.version, modelRel: trained.rel, modelManifest: trained.manifest, featuresRel: features.rel,
+      featuresManifest: features.manifest, predictions: join(workDir, 'predictions.parquet'), task, labels,
+    });
     await writeFile(join(workDir, 'report.html'), renderReport({
-      model: model, version: trained.manifest.version, task, split: params.split, metrics: body, headline: done.metrics, confusion, history, createdAt,
+      model: model, version: trained.manifest.version, task, split: params.split, metrics: body, headline: done.metrics, confusion, history, createdAt, extras,
     }));
     const files = await describeFiles(workDir, async (abs) => (abs.endsWith('.parquet') ? rows : 0));
     return [buildManifest({
-      version, step: 'evaluate', inputs: [trained.manifest.version, features.manifest.version], params: { ...params, maxLength }, files,
+      version, step: 'evaluate', inputs: [trained.manifest.version, features.manifest.version], params: { ...params, maxLength, truncation, headTokens }, files,
       schema: [],
-      extra: { kind: 'evaluation', model, modelVersion: trained.manifest.version, modelUri: input.inputs.trained.uri, task, split: params.split, metrics: { ...done.metrics, rows } },
+      extra: { kind: 'evaluation', model, modelVersion: trained.manifest.version, modelUri: input.inputs.trained.uri, task, split: params.split, metrics: { ...done.metrics, rows }, baselines },
     })];
   }
 }

@@ -1,4 +1,6 @@
 import type { HistoryPoint } from '../train/history.js';
+import { COMPARE_CSS, renderExtras } from './report-compare.js';
+import type { ReportExtras } from './report-data.js';
 
 /**
  * report.html: one self-contained file (inline CSS and SVG, no script, no CDN) that opens anywhere, including from
@@ -17,6 +19,8 @@ export interface ReportInput {
   confusion?: { labels: string[]; matrix: number[][] };
   history: HistoryPoint[];
   createdAt: string;
+  /** Baselines and champion side by side, lineage, mistakes, PR curve (report-compare.ts). */
+  extras?: ReportExtras;
 }
 
 export function esc(s: unknown): string {
@@ -129,10 +133,12 @@ body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;
 h1{font-size:20px;margin-bottom:2px}h2{font-size:16px;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
 table{border-collapse:collapse;margin:8px 0}th,td{padding:3px 10px;text-align:right;border-bottom:1px solid #eee}
 th:first-child{text-align:left}tr.avg th,tr.avg td{color:#555;font-style:italic}.meta{color:#666}.note{color:#555;font-size:13px}
+${COMPARE_CSS}
 </style></head><body>
 <h1>${esc(r.model)} <span class="meta">version ${esc(r.version)}</span></h1>
 <div class="meta">${esc(r.task)} · evaluated on the ${esc(r.split)} split (${fmt(m.rows)} rows) · ${esc(r.createdAt)}</div>
 <h2>Headline</h2><table><tbody>${headline}</tbody></table>
+${renderExtras(r.task, m, r.headline, r.extras)}
 ${perClassTable(m.classification_report as Record<string, unknown> | undefined, 'Per class')}
 ${perClassTable(m.entity_report as Record<string, unknown> | undefined, 'Per entity type (entity level)')}
 ${cm ? `<h2>Confusion matrix${seqCm ? '' : ' (tags, word level)'}</h2>${confusionSvg(cm)}` : ''}

@@ -9,6 +9,8 @@ import { lakeJoin, MANIFEST_FILE, modelName, readManifest } from '../../lake/ind
 import type { LakeDeps } from '../../kernel/input.js';
 import { runStep, type StepImpl } from '../../kernel/lifecycle.js';
 import type { PromoteParams } from './params.js';
+import { bestBaseline } from './baselines.js';
+import { decide, decisionMetrics, describeDecision, DecisionSchema, type Decision } from './gate.js';
 export { PromoteParamsSchema, type PromoteParams } from './params.js';
 
 export const ChampionSchema = z.object({
@@ -20,6 +22,8 @@ export const ChampionSchema = z.object({
   previous: z.object({ version: z.string(), metric: z.string(), value: z.number(), decidedAt: z.string() }).nullable(),
   decidedAt: z.string(),
   reason: z.string(),
+  /** Every rule checked, with margins, and the one that decided (absent in files written before the rules existed). */
+  decision: DecisionSchema.optional(),
 });
 export type Champion = z.infer<typeof ChampionSchema>;
 
@@ -38,16 +42,11 @@ export async function readChampion(lake: LakeStorage, model: string): Promise<Ch
   }
 }
 
-/**
- * The promotion gate: `models/<model>/champion.json` names the candidate only when its metric meets the threshold
- * and is at least the champion's. The file is replaced in one write (a rename on a local lake, a single object write
- * on GCS), so readers see the old champion or the new one, never a mix. Decision and both numbers go in `metrics`.
- */
 export const promoteStep: StepImpl<'promote', LakeDeps, undefined> = {
   kind: 'promote',
   async plan({ input, params, lake, upstream }) {
     if (!input.model) throw invalidPipeline('promote: the input names no model');
-    return { result: await decide(lake, modelName(input.model), input.inputs.evaluated, upstream.evaluated.manifest, params) };
+    return { result: await gate(lake, modelName(input.model), input.inputs.evaluated, upstream.evaluated.manifest, params) };
   },
   async compute() {
     return [];
@@ -58,7 +57,13 @@ export function promote(d: LakeDeps, input: StepInput<'promote'>): Promise<StepR
   return runStep(promoteStep, d, input);
 }
 
-async function decide(lake: LakeStorage, model: string, evaluatedRef: StepResult, evaluatedManifest: Record<string, unknown>, params: PromoteParams): Promise<StepResult> {
+/**
+ * The promotion gate: `models/<model>/champion.json` names the candidate only when its metric meets the threshold,
+ * is at least the evaluation's best baseline's and at least the champion's (gate.ts; the first failing rule
+ * decides). The file is replaced in one write (a rename on a local lake, a single object write on GCS), so readers
+ * see the old champion or the new one, never a mix. Decision and the numbers go in `metrics`.
+ */
+async function gate(lake: LakeStorage, model: string, evaluatedRef: StepResult, evaluatedManifest: Record<string, unknown>, params: PromoteParams): Promise<StepResult> {
   const input = { evaluated: evaluatedRef };
   const evaluated = { manifest: evaluatedManifest };
   const em = evaluated.manifest as Record<string, unknown>;
@@ -70,11 +75,11 @@ async function decide(lake: LakeStorage, model: string, evaluatedRef: StepResult
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw invalidPipeline(`promote: the evaluation has no metric ${JSON.stringify(params.metric)} (it has ${Object.keys(metrics).join(', ')})`);
   }
-  const better = (a: number, b: number) => (params.mode === 'max' ? a >= b : a <= b);
   const current = await readChampion(lake, model);
   const champValue = current ? await championValue(lake, model, current, params.metric) : undefined;
+  const baseline = bestBaseline(em.baselines, params.metric, params.mode);
   const modelManifestUri = lake.uri(lakeJoin(lake.relative(modelUri), MANIFEST_FILE));
-  const out = (promoted: boolean, version: string, cached: boolean): StepResult => ({
+  const out = (promoted: boolean, version: string, cached: boolean, decision?: Decision): StepResult => ({
     step: 'promote',
     version,
     uri: lake.uri(championRel(model)),
@@ -83,26 +88,23 @@ async function decide(lake: LakeStorage, model: string, evaluatedRef: StepResult
       promoted: promoted ? 1 : 0,
       candidate: value,
       ...(champValue !== undefined ? { champion: champValue } : {}),
+      ...(baseline ? { baseline: baseline.value } : {}),
       threshold: params.threshold,
+      ...(decision ? decisionMetrics(decision) : {}),
     },
     manifest: promoted ? modelManifestUri : current ? lake.uri(lakeJoin(lake.relative(current.uri), MANIFEST_FILE)) : modelManifestUri,
   });
 
   // Idempotent: a retry after the write (or a re-run) finds the candidate already serving.
-  if (current?.version === modelVersion) return out(true, modelVersion, true);
+  if (current?.version === modelVersion) return out(true, modelVersion, true, current.decision);
 
-  const meets = better(value, params.threshold);
-  const beats = !params.mustBeatChampion || champValue === undefined || better(value, champValue);
-  const cmp = params.mode === 'max' ? '≥' : '≤';
-  const notCmp = params.mode === 'max' ? '<' : '>';
-  let reason: string;
-  if (!meets) reason = `${params.metric} ${value} ${notCmp} threshold ${params.threshold}`;
-  else if (!beats) reason = `${params.metric} ${value} ${notCmp} champion ${current!.version}'s ${champValue}`;
-  else {
-    reason = `${params.metric} ${value} ${cmp} threshold ${params.threshold}`;
-    if (current) reason += champValue === undefined ? `; champion ${current.version} has no ${params.metric} to compare` : params.mustBeatChampion ? ` and ${cmp} champion ${current.version}'s ${champValue}` : '';
-  }
-  if (!(meets && beats)) return out(false, current?.version ?? modelVersion, false);
+  const decision = decide({
+    metric: params.metric, mode: params.mode, value, threshold: params.threshold,
+    baseline, mustBeatBaseline: params.mustBeatBaseline,
+    champion: current ? { version: current.version, value: champValue } : undefined, mustBeatChampion: params.mustBeatChampion,
+  });
+  const reason = describeDecision(decision, params.metric, value, params.mode);
+  if (decision.decidedBy !== 'all') return out(false, current?.version ?? modelVersion, false, decision);
 
   const champion: Champion = {
     model,
@@ -113,9 +115,10 @@ async function decide(lake: LakeStorage, model: string, evaluatedRef: StepResult
     previous: current ? { version: current.version, metric: current.metric, value: current.value, decidedAt: current.decidedAt } : null,
     decidedAt: new Date().toISOString(),
     reason,
+    decision,
   };
   await lake.writeText(championRel(model), `${JSON.stringify(champion, null, 2)}\n`);
-  return out(true, modelVersion, false);
+  return out(true, modelVersion, false, decision);
 }
 
 /** The champion's value on `metric`: from champion.json when it was chosen on that metric, else its evaluation. */

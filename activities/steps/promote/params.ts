@@ -9,5 +9,10 @@ export const PromoteParamsSchema = z.strictObject({
   mode: z.enum(['max', 'min']).default('max'),
   /** Also require the candidate to be at least as good as the current champion on the same metric. */
   mustBeatChampion: z.boolean().default(true),
+  /**
+   * Also require the candidate to be at least as good as the evaluation's best baseline (TF-IDF + logistic regression,
+   * most-frequent tag, majority) on the same metric. An evaluation without baselines skips this rule, and says so.
+   */
+  mustBeatBaseline: z.boolean().default(true),
 });
 export type PromoteParams = z.infer<typeof PromoteParamsSchema>;

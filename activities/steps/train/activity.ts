@@ -102,7 +102,7 @@ async function computeTrain({ input, params, deps: d, lake, control, upstream, v
       task,
       model: params.model,
       tokenizer: params.tokenizer,
-      data: { train: splits.train, val: splits.val, test: null, max_length: params.maxLength },
+      data: { train: splits.train, val: splits.val, test: null, max_length: params.maxLength, truncation: params.truncation, head_tokens: params.headTokens },
       labels,
       hparams: params.hparams,
       checkpoint_dir: localCk,

@@ -1,7 +1,7 @@
-// The parameters of the train, evaluate and promote steps (a pipeline step's `with:`). Pure zod, so pipeline
-// validation (CLI, SDK and the workflow itself) can check them without loading the activities.
+// The train step's `with:` parameters. Pure zod, so pipeline validation (CLI, SDK and the workflow itself) can
+// check them without loading the activities.
 import { z } from 'zod';
-import { HparamsSchema, ModelSpecSchema, TaskSchema, TokenizerSpecSchema } from '../../../contracts/trainer-protocol.js';
+import { HparamsSchema, ModelSpecSchema, TaskSchema, TokenizerSpecSchema, TruncationSchema } from '../../../contracts/trainer-protocol.js';
 
 /** The train step's `with:` parameters. `hparams` are the trainer's own (DESIGN.md §4), passed through. */
 export const TrainParamsSchema = z.strictObject({
@@ -12,6 +12,10 @@ export const TrainParamsSchema = z.strictObject({
   /** Label names in id order; default: the features manifest's label map. */
   labels: z.array(z.string().min(1)).min(1).optional(),
   maxLength: z.number().int().min(8).default(128),
+  /** Which tokens of a text longer than maxLength the model sees: `head+tail` keeps both ends. */
+  truncation: TruncationSchema.default('head'),
+  /** head+tail: tokens kept from the start (default: a quarter of the budget). */
+  headTokens: z.number().int().min(1).nullable().default(null),
   hparams: HparamsSchema.default(HparamsSchema.parse({})),
   seed: z.number().int().default(42),
   deterministic: z.boolean().default(false),
