@@ -67,12 +67,12 @@ def plan_batches(hp: dict, world_size: int, source: str = "run.json") -> BatchPl
         if bs % world_size:
             raise BadInput(f"{source}: hparams.batch_size {bs} is not divisible by world_size {world_size}; set "
                            f"hparams.micro_batch_size, or a batch_size that is a multiple of {world_size}",
-                           reason="batch_size", file=source)
+                           reason="config", file=source)
         micro = bs // world_size
     if glob % (world_size * micro):
         raise BadInput(f"{source}: the global batch (hparams.batch_size {bs} × hparams.grad_accum_steps {accum} = "
                        f"{glob}) is not divisible by world_size {world_size} × hparams.micro_batch_size {micro}",
-                       reason="batch_size", file=source)
+                       reason="config", file=source)
     return BatchPlan(bs, accum, world_size, micro, glob // (world_size * micro))
 
 
