@@ -21,10 +21,13 @@ import {
 import { saveAttemptHistory, stitchedHistory, toPoint, type HistoryPoint } from './history.js';
 import { currentContext, emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer, type TrainHeartbeat } from './supervise.js';
 import { TrainParamsSchema, type TrainParams, type TrainParamsInput } from './params.js';
+import { requiredSlots } from './distributed.js';
+import { combineSlots } from './slots.js';
 export { TrainParamsSchema, type TrainParams, type TrainParamsInput } from './params.js';
 
 
-const OPERATIONAL_KEYS = ['checkpointEverySteps', 'checkpointEverySeconds', 'keepLast', 'progressEverySeconds', 'graceSeconds'] as const;
+// resources: N ranks train the same objective on the same rows (docs/distributed-training.md), so the same model.
+const OPERATIONAL_KEYS = ['checkpointEverySteps', 'checkpointEverySeconds', 'keepLast', 'progressEverySeconds', 'graceSeconds', 'resources'] as const;
 
 export const TrainInputSchema = z.object({
   /** The lake's root URI. */
@@ -59,6 +62,7 @@ export async function train(d: ResolvedDeps, raw: TrainInput): Promise<StepResul
   let workDir: string | undefined;
   let published = false;
   try {
+    const nSlots = requiredSlots(params.resources, d.slots.slots.length, `train ${model}`);
     const features = await readInput(lake, input.features, 'features');
     const task = params.task ?? featuresTask(features.manifest);
     if (!task) throw badInput(`features ${input.features.uri}: cannot tell the task (no task in its manifest); set params.task`);
@@ -133,7 +137,9 @@ export async function train(d: ResolvedDeps, raw: TrainInput): Promise<StepResul
       log.warn('checkpoint sync failed', { step, error: String(err) });
     });
 
-    const slot = await d.slots.acquire(currentContext()?.cancellationSignal);
+    // All N slots at once, or none (SlotAllocator): a multi-GPU step never sits on part of them.
+    const hold = await d.slots.acquireMany(nSlots, currentContext()?.cancellationSignal);
+    const slot = { ...combineSlots(hold.slots), release: hold.release };
     let outcome;
     try {
       hb.slot = slot.id;
@@ -165,6 +171,7 @@ export async function train(d: ResolvedDeps, raw: TrainInput): Promise<StepResul
         onStart: (pid) => { hb.pid = pid; beats.beat(); },
         shutdownSignal: d.shutdownSignal,
         drain: () => { hb.phase = 'syncing'; return uploader.drain(); },
+        torchrun: nSlots > 1 ? { nprocPerNode: nSlots } : undefined,
       });
     } finally {
       slot.release();
