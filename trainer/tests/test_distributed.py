@@ -7,6 +7,7 @@ weights to WEIGHT_ATOL. Dropout is off: two ranks cannot draw one process's drop
 
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -134,6 +135,7 @@ def test_sigkill_of_one_rank_ends_the_group_and_the_retry_resumes(features, two_
     assert rc not in (0, 2, 75), rc  # a crash: retryable
     assert not pids_alive([c.proc.pid, *ranks.values()])
     assert gone < 15, f"the group took {gone:.1f}s to go"
+    print(f"[measure] group gone {gone:.2f}s after the kill", file=sys.stderr)
     assert not any(e["event"] == "done" for e in c.events)
 
     retry = child_factory(cfg, launcher=TWO)

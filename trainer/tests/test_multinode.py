@@ -4,6 +4,7 @@ takes the other down within seconds; relaunching both resumes from the checkpoin
 
 import os
 import signal
+import sys
 import socket
 import time
 import uuid
@@ -55,6 +56,7 @@ def test_two_loopback_nodes_form_one_group_and_die_together(features, child_fact
     assert rc not in (0, 2, 75), rc
     assert not pids_alive([n.proc.pid for n in nodes] + list(ranks.values()))
     assert gone < 20, f"the surviving node took {gone:.1f}s to go"
+    print(f"[measure] group gone {gone:.2f}s after the kill", file=sys.stderr)
     last_ck = max(e["step"] for e in speaker.events if e["event"] == "checkpoint")
 
     again = start_group(cfg, child_factory)
