@@ -162,6 +162,8 @@ optimizer steps, dropout off; median of {a.repeats} alternating runs. Wall = spa
   for the cores and a tiny model is all-reduce-bound, so read this as a check that nothing serializes, not as scaling.
 
 Runs (loop samples/s): {', '.join(f"{k} {[round(x['samples_per_s'], 1) for x in runs[k]]}" for k in runs)}.
+Runs (wall s): {', '.join(f"{k} {[round(x['wall_s'], 1) for x in runs[k]]}" for k in runs)}. Under a high load average
+the spread between runs of one launch is as large as the differences between launches.
 """
 
 
