@@ -159,11 +159,47 @@ def test_sigterm_to_the_launcher_checkpoints_on_rank_0_and_exits_75(features, tw
     ck = d / "ckpt" / f"step-{last['step']}"
     assert (ck / "trainer_state.json").is_file() and (ck / "rng-rank-1.pt").is_file()
 
+    # The checkpoint's position is world-size independent: one process can take it over too (same rows; weights
+    # equal up to reduction order, as one process and two ranks are).
+    import shutil
+    d1 = root / "sigterm-then-one-process"
+    shutil.copytree(d, d1)
+    cfg1 = d1 / "run.json"
+    cfg1.write_text(cfg.read_text().replace(str(d), str(d1)))
     resumed = child_factory(cfg, launcher=TWO)
     assert resumed.wait(timeout=300) == 0, resumed.stderr[-3000:]
     assert resumed.events[0]["resumed_from_step"] == last["step"]
     assert resumed.events[-1]["steps"] == TOTAL
     assert_same_as(d, two_ranks[0])
+
+    rc, ev = run_inproc(cfg1)
+    assert rc == 0 and ev[0]["world_size"] == 1 and ev[0]["resumed_from_step"] == last["step"], ev[-1]
+    assert ev[-1]["steps"] == TOTAL
+    w1, w2 = load_weights(d1 / "out" / "model.safetensors"), load_weights(two_ranks[0] / "out" / "model.safetensors")
+    for k in w1:
+        assert torch.allclose(w1[k], w2[k], atol=WEIGHT_ATOL), k
+
+
+def test_token_task_two_ranks_match_one_process(tmp_path, child_factory):
+    # Token tasks weight each labeled token by its one-process micro-batch's token count: rows of unequal length.
+    splits = datagen.ner_dataset(tmp_path / "features", n_train=120, n_val=0, n_test=0)
+    runs = {}
+    for name in ("one", "two"):
+        d = tmp_path / name
+        d.mkdir()
+        c = datagen.run_config(d, {"train": splits["train"]}, task="token-classification", checkpoint_every_steps=None,
+                               progress_every_seconds=1e-6,
+                               hparams={"epochs": 1, "batch_size": 12, "grad_accum_steps": 2, "learning_rate": 5e-3})
+        c["model"]["config"].update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+        runs[name] = (d, datagen.write_config(d / "run.json", c))
+    rc, ev1 = run_inproc(runs["one"][1])
+    assert rc == 0, ev1
+    two = child_factory(runs["two"][1], launcher=TWO)
+    assert two.wait(timeout=300) == 0, two.stderr[-3000:]
+    l1, l2 = losses(ev1), losses(two.events)
+    assert sorted(l1) == sorted(l2) and len(l1) == 5  # 120 rows / 24 a step
+    worst = max(abs(l1[s] - l2[s]) for s in l1)
+    assert worst < LOSS_ATOL, f"largest step loss difference {worst}"
 
 
 @pytest.mark.parametrize("hp, field", [
