@@ -18,7 +18,8 @@ from .errors import BadInput
 from .events import Emitter
 from .metrics import sequence_headline, sequence_metrics, token_headline, token_metrics
 from .modeling import describe_device, load_pretrained_tokenizer, load_trained, pick_device
-from .train import predict, seed_everything, word_predictions
+from .predict import predict, word_predictions
+from .train import seed_everything
 
 log = logging.getLogger("lakeforge_trainer.evaluate")
 

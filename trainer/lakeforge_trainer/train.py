@@ -10,7 +10,6 @@ import random
 import signal
 import time
 import warnings
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +18,14 @@ import torch
 from . import __version__
 from .checkpoint import clear_checkpoints, load_checkpoint, prune, read_state, resolve_resume, rng_state, save_checkpoint, _fault
 from .config import SEQ, config_hash
-from .data import IGNORE_INDEX, Encoded, collate, encode, epoch_order
+from .data import IGNORE_INDEX, collate, encode, epoch_order
 from .dist_step import rank_backward
 from .distributed import DistContext, DistributedStepSampler, plan_batches, rank_seed, row_weights, world_from_env
 from .splits import read_train_inputs
 from .errors import BadInput, Preempted
 from .events import Emitter
 from .lifecycle import Lifecycle
-from .metrics import classification_report, sequence_headline, token_metrics, token_headline
+from .predict import autocast_for, eval_metrics, predict
 from .modeling import build_model, describe_device, load_pretrained_tokenizer, train_wordpiece, wrap_lora
 
 log = logging.getLogger("lakeforge_trainer.train")
@@ -41,13 +40,6 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
-
-
-def autocast_for(device: torch.device, bf16: bool):
-    # bf16 only on CUDA: CPU autocast is slow on most CPUs and would change the CPU reference numerics.
-    if bf16 and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
 
 
 def make_optimizer(model, hp: dict) -> torch.optim.Optimizer:
@@ -73,63 +65,6 @@ def make_scheduler(optimizer, total_steps: int, warmup_steps: int):
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-# --------------------------------------------------------------------------------------------------
-# Evaluation on a split (used for val during training and by `evaluate`)
-# --------------------------------------------------------------------------------------------------
-
-@torch.no_grad()
-def predict(model, ds: Encoded, task: str, pad_id: int, batch_size: int, device, bf16: bool):
-    """Returns (mean loss, per-row predictions, per-row max probability for sequence tasks)."""
-    was_training = model.training
-    model.eval()
-    order = np.argsort(ds.lengths, kind="stable")  # similar lengths together: less padding
-    preds: list = [None] * len(ds)
-    probs = np.zeros(len(ds), dtype=np.float32)
-    loss_sum, loss_n = 0.0, 0
-    for s in range(0, len(order), batch_size):
-        idx = order[s:s + batch_size]
-        batch = {k: v.to(device) for k, v in collate(ds, idx, pad_id, task).items()}
-        labels = batch.pop("labels")
-        with autocast_for(device, bf16):
-            logits = model(**batch).logits
-        logits = logits.float()
-        flat_labels = labels.reshape(-1)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), flat_labels,
-                                                 ignore_index=-100, reduction="sum")
-        loss_sum += float(loss)
-        loss_n += int((flat_labels != -100).sum())
-        p = torch.softmax(logits, dim=-1)
-        top = p.argmax(dim=-1).cpu().numpy()
-        if task == SEQ:
-            probs[idx] = p.max(dim=-1).values.cpu().numpy()
-            for r, i in enumerate(idx):
-                preds[i] = int(top[r])
-        else:
-            for r, i in enumerate(idx):
-                preds[i] = top[r, : int(ds.lengths[i])]
-    if was_training:
-        model.train()
-    return loss_sum / max(loss_n, 1), preds, probs
-
-
-def word_predictions(ds: Encoded, preds: list, o_id: int) -> list[list[int]]:
-    """Token tasks: each word takes its first sub-token's prediction; words lost to truncation are `O`."""
-    out = []
-    for st, pr in zip(ds.word_starts, preds):
-        out.append([int(pr[p]) if p >= 0 else o_id for p in st])
-    return out
-
-
-def eval_metrics(task: str, labels: list[str], ds: Encoded, gold, loss: float, preds: list) -> dict:
-    if task == SEQ:
-        rep = classification_report(gold, preds, labels)
-        h = sequence_headline(rep)
-        return {"loss": loss, "accuracy": h["accuracy"], "macro_f1": h["macro_f1"], "weighted_f1": h["weighted_f1"]}
-    words = word_predictions(ds, preds, labels.index("O"))
-    m = token_metrics([[labels[t] for t in g] for g in gold], [[labels[t] for t in w] for w in words])
-    return {"loss": loss, **token_headline(m)}
 
 
 # --------------------------------------------------------------------------------------------------
