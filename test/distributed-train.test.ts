@@ -12,7 +12,7 @@ import { makeLocalLake, type TestLake } from './fixtures/lake-helpers.js';
 import { pidAlive, publishFeatures, tinyTrainParams, TRAINER_PYTHON, waitFor } from './fixtures/training-helpers.js';
 import { createGpuActivities, SlotAllocator, parseGpuSpec } from '../activities/training/index.js';
 import { combineSlots } from '../activities/training/slots.js';
-import { requiredSlots, trainerArgv } from '../activities/training/distributed.js';
+import { requiredSlots, torchrunEnv, trainerArgv } from '../activities/training/distributed.js';
 import { TrainParamsSchema } from '../activities/training/params.js';
 import { listLakeCheckpoints, checkpointsPrefix } from '../activities/training/checkpoints.js';
 import type { TrainerEvent } from '../activities/trainer/protocol.js';
@@ -71,6 +71,7 @@ describe('multi-slot holds', () => {
     expect(zero.error!.issues[0].path).toEqual(['resources', 'gpus']);
     expect(() => requiredSlots({ gpus: 8 }, 2, 'train m')).toThrow(/with\.resources\.gpus is 8, but this worker offers 2/);
     expect(requiredSlots(undefined, 1, 'train m')).toBe(1);
+    expect(torchrunEnv(20_000)).toEqual({ TORCH_ELASTIC_SHUTDOWN_TIMEOUT: '20' });
     expect(trainerArgv('train', '/r.json')).toEqual(['-m', 'lakeforge_trainer', 'train', '--config', '/r.json']);
     const argv = trainerArgv('train', '/r.json', { nprocPerNode: 2 });
     expect(argv.slice(0, 5)).toEqual(['-m', 'lakeforge_trainer.launch', '--nproc-per-node', '2', '--standalone']);

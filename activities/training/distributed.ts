@@ -42,6 +42,14 @@ export function trainerArgv(mode: TrainerMode, configPath: string, torchrun?: To
     '--monitor-interval', '0.5', '-m', ...trainer];
 }
 
+/**
+ * The launcher's own grace for its ranks (SIGTERM, then SIGKILL; torch's default is 30 s) follows the step's: a large
+ * checkpoint on rank 0 must not be cut short by the agent before our own SIGKILL of the group would have come.
+ */
+export function torchrunEnv(graceMs: number): Record<string, string> {
+  return { TORCH_ELASTIC_SHUTDOWN_TIMEOUT: String(Math.max(1, Math.ceil(graceMs / 1000))) };
+}
+
 function required(v: string | undefined, name: string): string {
   if (!v) throw new Error(`a multi-node launch needs ${name}`);
   return v;

@@ -21,7 +21,7 @@ import {
 import { saveAttemptHistory, stitchedHistory, toPoint, type HistoryPoint } from './history.js';
 import { currentContext, emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer, type TrainHeartbeat } from './supervise.js';
 import { TrainParamsSchema, type TrainParams, type TrainParamsInput } from './params.js';
-import { requiredSlots } from './distributed.js';
+import { requiredSlots, torchrunEnv } from './distributed.js';
 import { combineSlots } from './slots.js';
 export { TrainParamsSchema, type TrainParams, type TrainParamsInput } from './params.js';
 
@@ -166,7 +166,8 @@ export async function train(d: ResolvedDeps, raw: TrainInput): Promise<StepResul
         beats.beat();
       };
       outcome = await superviseTrainer({
-        python: d.python, trainerDir: d.trainerDir, mode: 'train', configPath, slot, env: d.trainerEnv,
+        python: d.python, trainerDir: d.trainerDir, mode: 'train', configPath, slot,
+        env: nSlots > 1 ? { ...d.trainerEnv, ...torchrunEnv((params.graceSeconds ?? d.graceMs / 1000) * 1000) } : d.trainerEnv,
         graceMs: (params.graceSeconds ?? d.graceMs / 1000) * 1000, onEvent,
         onStart: (pid) => { hb.pid = pid; beats.beat(); },
         shutdownSignal: d.shutdownSignal,
