@@ -75,6 +75,7 @@ def launch(kind: str, cfg: Path, a) -> dict:
         raise SystemExit(f"{kind} exited {rc}")
     thr = json.loads((cfg.parent / "out" / "metrics.json").read_text())["throughput"]
     return {"kind": kind, "wall_s": wall, "started_s": t_started, "samples_per_s": thr["samples_per_s"],
+            "tokens_per_s": thr["tokens_per_s"], "tokens_per_row": thr["tokens"] / max(thr["samples"], 1),
             "loop_s": thr["seconds"], "losses": {e["step"]: e["loss"] for e in events if e["event"] == "progress"},
             "steps": events[-1]["steps"], "device": events[0]["device"], "out": cfg.parent / "out"}
 
@@ -98,6 +99,8 @@ def main() -> None:
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--threads", type=int, default=1, help="OMP threads per process")
     p.add_argument("--bf16", action="store_true")
+    p.add_argument("--peak-tflops", type=float, default=989.0,
+                   help="the accelerator's dense bf16 peak per GPU, for MFU (989: H100/H200 SXM)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--work", default=str(ROOT / "bench" / "out" / "distributed"))
     p.add_argument("--results", default=None)
@@ -110,7 +113,8 @@ def main() -> None:
         for k in (kinds if r % 2 == 0 else kinds[::-1]):
             runs[k].append(launch(k, make_config(a, work, splits, f"{k}-{r}"), a))
             print(k, {x: round(v, 3) for x, v in runs[k][-1].items() if isinstance(v, float)}, file=sys.stderr)
-    med = {k: {m: statistics.median(x[m] for x in runs[k]) for m in ("wall_s", "started_s", "samples_per_s", "loop_s")}
+    med = {k: {m: statistics.median(x[m] for x in runs[k])
+               for m in ("wall_s", "started_s", "samples_per_s", "tokens_per_s", "loop_s")}
            for k in kinds}
     ref, dist = runs["plain"][0], runs["launchN"][0]
     loss_diff = max(abs(ref["losses"][s] - dist["losses"][s]) for s in ref["losses"])
@@ -136,6 +140,15 @@ def render(a, med, ref, loss_diff, w_diff, runs) -> str:
     table = "\n".join(f"| {label} | {med[k]['wall_s']:.1f} | {med[k]['started_s']:.1f} | {med[k]['loop_s']:.1f} | "
                       f"{med[k]['samples_per_s']:.1f} |" for label, k in rows)
     speed = med["launchN"]["samples_per_s"] / med["plain"]["samples_per_s"]
+    mfu = ""
+    if "cuda" in ref["device"]:
+        # PaLM's accounting: 6 FLOPs per parameter per token, plus attention's 12·layers·hidden·sequence.
+        from safetensors.torch import load_file
+
+        n_params = sum(t.numel() for t in load_file(str(ref["out"] / "model.safetensors")).values())
+        per_tok = 6 * n_params + 12 * a.layers * a.hidden * ref["tokens_per_row"]
+        mfu = "\n".join(f"- MFU {label}: **{100 * med[k]['tokens_per_s'] * per_tok / (gpus * a.peak_tflops * 1e12):.1f}%**"
+                        for label, k, gpus in (("1 GPU", "plain", 1), (f"{n} GPUs", "launchN", n))) + "\n"
     gpu_note = ("" if "cuda" in ref["device"] else
                 "No GPU was available to this session: these are CPU/gloo figures. The GPU command is in the docstring "
                 "of bench/distributed.py (it needs a machine with at least 2 GPUs).\n\n")
@@ -161,6 +174,7 @@ optimizer steps, dropout off; median of {a.repeats} alternating runs. Wall = spa
 - **{n} ranks**: {speed:.2f}× the loop throughput of one process. On a shared 2-core machine two ranks fight other jobs
   for the cores and a tiny model is all-reduce-bound, so read this as a check that nothing serializes, not as scaling.
 
+{mfu}
 Runs (loop samples/s): {', '.join(f"{k} {[round(x['samples_per_s'], 1) for x in runs[k]]}" for k in runs)}.
 Runs (wall s): {', '.join(f"{k} {[round(x['wall_s'], 1) for x in runs[k]]}" for k in runs)}. Under a high load average
 the spread between runs of one launch is as large as the differences between launches.
