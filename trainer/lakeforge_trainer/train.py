@@ -186,7 +186,7 @@ class Trainer:
                                                    if self.device.type == "cuda" else None)
             if self.resume_path is None:
                 torch.manual_seed(rank_seed(cfg["seed"], self.dist.rank))  # distinct dropout masks per rank
-        self.forward_model = self.ddp or self.model
+        self.forward_model = self.ddp if self.ddp is not None else self.model
         if hp["compile"]:
             self.forward_model = torch.compile(self.forward_model, dynamic=True)
         if not self.dist.enabled:
@@ -207,7 +207,7 @@ class Trainer:
         }
 
     def _forward(self, batch):
-        eager = self.ddp or self.model
+        eager = self.ddp if self.ddp is not None else self.model
         if self.forward_model is eager:
             return eager(**batch)
         try:
