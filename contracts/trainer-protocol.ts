@@ -93,6 +93,9 @@ export const HparamsSchema = z.strictObject({
   weight_decay: z.number().min(0).default(0.01),
   warmup_ratio: z.number().min(0).max(1).default(0),
   grad_accum_steps: posInt().default(1),
+  /** Rows per forward pass on each rank; null: batch_size / world_size. batch_size × grad_accum_steps is the global batch
+   *  of one optimizer step whatever the world size (docs/distributed-training.md). */
+  micro_batch_size: posInt().nullable().default(null),
   max_grad_norm: z.number().positive().default(1.0),
   /** Evaluate on val every N optimizer steps; null: at the end of each epoch (when there is a val split). */
   eval_every_steps: posInt().nullable().default(null),

@@ -2,6 +2,7 @@ import { execa, type ResultPromise } from 'execa';
 import { createInterface } from 'node:readline';
 import type { DoneEvent, ErrorEvent, TrainerEvent } from '../../contracts/trainer-protocol.js';
 import { TrainerEventSchema } from '../../contracts/trainer-protocol.js';
+import { trainerArgv, type TorchrunOptions } from './distributed.js';
 
 export type TrainerMode = 'train' | 'evaluate';
 
@@ -17,6 +18,8 @@ export interface LaunchOptions {
   onEvent?: (e: TrainerEvent) => void;
   /** Lines kept from stderr for failure messages. */
   stderrTailLines?: number;
+  /** Several data-parallel ranks under torch.distributed.run; absent: the one plain trainer process. */
+  torchrun?: TorchrunOptions;
 }
 
 export interface TrainerExit {
@@ -105,7 +108,7 @@ export function launchTrainer(opts: LaunchOptions): TrainerProcess {
     if (stderrTail.length > tailMax) stderrTail.shift();
   };
 
-  const child: ResultPromise = execa(opts.python, ['-m', 'lakeforge_trainer', opts.mode, '--config', opts.configPath], {
+  const child: ResultPromise = execa(opts.python, trainerArgv(opts.mode, opts.configPath, opts.torchrun), {
     cwd: opts.cwd,
     env: opts.env,
     extendEnv: false,

@@ -13,12 +13,19 @@ export const CPU_SLOT: Slot = { id: 'cpu', kind: 'cpu', cudaVisibleDevices: '' }
 /**
  * Parses LAKEFORGE_GPUS: a count (`2` → GPUs 0 and 1; `0` → no GPU, one CPU slot), a comma list of device
  * indices or UUIDs (`1,3`; a single device is written with a trailing comma, `3,`, so it is not read as a count),
- * or `cpu`. Returns undefined when unset or blank so the caller detects.
+ * `cpu`, or `cpu:N` (N CPU slots). Returns undefined when unset or blank so the caller detects.
  */
 export function parseGpuSpec(spec: string | undefined): Slot[] | undefined {
   if (spec === undefined || spec.trim() === '') return undefined;
   const s = spec.trim();
   if (s.toLowerCase() === 'cpu') return [CPU_SLOT];
+  // `cpu:N`: N CPU slots, for data-parallel (gloo) train steps on a machine without GPUs.
+  const cpus = /^cpu:(\d+)$/i.exec(s);
+  if (cpus) {
+    const n = Number.parseInt(cpus[1], 10);
+    if (n < 1) throw new Error(`LAKEFORGE_GPUS=${spec}: cpu:N needs N >= 1`);
+    return n === 1 ? [CPU_SLOT] : Array.from({ length: n }, (_, i) => ({ id: `cpu${i}`, kind: 'cpu' as const, cudaVisibleDevices: '' }));
+  }
   if (/^\d+$/.test(s)) {
     const n = Number.parseInt(s, 10);
     if (n === 0) return [CPU_SLOT];
@@ -60,14 +67,23 @@ export function resolveSlots(spec: string | undefined, detect: () => string[] = 
   return gpus.length > 0 ? gpus.map(gpuSlot) : [CPU_SLOT];
 }
 
+/** Slots held together by one activity (a multi-GPU train step): released together. */
+export interface SlotHold {
+  slots: Slot[];
+  release: () => void;
+}
+
 /**
- * Hands out slots to running activities, one each. The worker's maxConcurrentActivityTaskExecutions equals the slot
- * count, so an acquire normally finds a free slot at once; waiting covers the moment between an activity's end and
- * its slot's release. Waiters are served first come, first served; an aborted wait leaves the queue.
+ * Hands out slots to running activities: one each, or N at once for a multi-GPU step. The worker's
+ * maxConcurrentActivityTaskExecutions equals the slot count, so an acquire normally finds its slots free at once;
+ * waiting covers the moment between an activity's end and its slots' release, and a multi-slot step waiting for
+ * slots other steps hold. An acquire is atomic (it holds all its slots or none: a 4-slot step never sits on 2 while
+ * waiting for 2 more) and strictly first come, first served: a waiter is served only when every earlier waiter has
+ * been, so a large step is never starved by a stream of small ones. An aborted wait leaves the queue.
  */
 export class SlotAllocator {
   private readonly free: Slot[];
-  private readonly waiters: { resolve: (s: Slot) => void; reject: (e: unknown) => void }[] = [];
+  private readonly waiters: { n: number; resolve: (s: Slot[]) => void; reject: (e: unknown) => void }[] = [];
 
   constructor(readonly slots: readonly Slot[]) {
     if (slots.length === 0) throw new Error('a slot allocator needs at least one slot');
@@ -79,32 +95,66 @@ export class SlotAllocator {
   }
 
   async acquire(signal?: AbortSignal): Promise<Slot & { release: () => void }> {
+    const hold = await this.acquireMany(1, signal);
+    return { ...hold.slots[0], release: hold.release };
+  }
+
+  /** N slots at once (in the worker's order, so CUDA_VISIBLE_DEVICES lists them in order). */
+  async acquireMany(n: number, signal?: AbortSignal): Promise<SlotHold> {
+    if (!Number.isInteger(n) || n < 1 || n > this.slots.length) {
+      throw new RangeError(`cannot hold ${n} slot(s): this worker has ${this.slots.length}`);
+    }
     signal?.throwIfAborted();
-    const slot =
-      this.free.shift() ??
-      (await new Promise<Slot>((resolve, reject) => {
-        const w = { resolve, reject };
-        this.waiters.push(w);
-        signal?.addEventListener(
-          'abort',
-          () => {
-            const i = this.waiters.indexOf(w);
-            if (i >= 0) this.waiters.splice(i, 1);
-            reject(signal.reason);
-          },
-          { once: true },
-        );
-      }));
+    const held =
+      this.waiters.length === 0 && this.free.length >= n
+        ? this.take(n)
+        : await new Promise<Slot[]>((resolve, reject) => {
+            const w = { n, resolve, reject };
+            this.waiters.push(w);
+            signal?.addEventListener(
+              'abort',
+              () => {
+                const i = this.waiters.indexOf(w);
+                if (i >= 0) this.waiters.splice(i, 1);
+                reject(signal.reason);
+                this.serve(); // the head may have been the one blocking smaller waiters behind it
+              },
+              { once: true },
+            );
+          });
     let released = false;
     return {
-      ...slot,
+      slots: held,
       release: () => {
         if (released) return;
         released = true;
-        const next = this.waiters.shift();
-        if (next) next.resolve(slot);
-        else this.free.push(slot);
+        this.free.push(...held);
+        this.serve();
       },
     };
   }
+
+  private take(n: number): Slot[] {
+    const order = new Map(this.slots.map((s, i) => [s.id, i]));
+    this.free.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+    return this.free.splice(0, n);
+  }
+
+  private serve(): void {
+    while (this.waiters.length > 0 && this.free.length >= this.waiters[0].n) {
+      const w = this.waiters.shift()!;
+      w.resolve(this.take(w.n));
+    }
+  }
+}
+
+/** The slots of one multi-slot hold as one: its CUDA_VISIBLE_DEVICES lists every GPU ('' for CPU slots). */
+export function combineSlots(slots: readonly Slot[]): Slot {
+  if (slots.length === 1) return slots[0];
+  const kind = slots.every((s) => s.kind === 'cpu') ? 'cpu' : 'gpu';
+  return {
+    id: slots.map((s) => s.id).join('+'),
+    kind,
+    cudaVisibleDevices: kind === 'cpu' ? '' : slots.map((s) => s.cudaVisibleDevices).join(','),
+  };
 }

@@ -5,6 +5,7 @@ import type { TrainerEvent } from '../../contracts/trainer-protocol.js';
 import { TrainerExitCode } from '../../contracts/trainer-protocol.js';
 import { launchTrainer, type TrainerExit, type TrainerMode } from './launcher.js';
 import type { Slot } from './slots.js';
+import type { TorchrunOptions } from './distributed.js';
 
 /** What the activity heartbeats while a trainer runs (DESIGN.md §5, plus what the UI's progress needs). */
 export interface TrainHeartbeat {
@@ -83,6 +84,8 @@ export interface SuperviseOptions {
   shutdownSignal?: AbortSignal;
   /** Work that must finish before the outcome is known (checkpoint uploads); awaited after the trainer exits. */
   drain?: () => Promise<void>;
+  /** Data-parallel ranks (the slot is then a combined one: CUDA_VISIBLE_DEVICES lists every GPU held). */
+  torchrun?: TorchrunOptions;
 }
 
 export type SuperviseOutcome = { exit: TrainerExit; cancelled?: CancelledFailure };
@@ -101,6 +104,7 @@ export async function superviseTrainer(o: SuperviseOptions): Promise<SuperviseOu
     cwd: o.trainerDir,
     env: trainerEnv(o.slot, o.trainerDir, o.env),
     onEvent: o.onEvent,
+    torchrun: o.torchrun,
   });
   o.onStart?.(proc.pid);
   const stop = () => void proc.terminate(o.graceMs);

@@ -127,7 +127,9 @@ def _fault(kind: str, step: int) -> bool:
     return False
 
 
-def save_checkpoint(ck_dir: Path, step: int, model, optimizer, scheduler, tokenizer, state: dict) -> tuple[Path, float]:
+def save_checkpoint(ck_dir: Path, step: int, model, optimizer, scheduler, tokenizer, state: dict,
+                    rank_rngs: list[dict] | None = None) -> tuple[Path, float]:
+    """rank_rngs: every rank's RNG state (a data-parallel group); rank 0's goes to rng.pt, rank r's to rng-rank-r.pt."""
     t0 = time.perf_counter()
     ck_dir.mkdir(parents=True, exist_ok=True)
     final = ck_dir / f"step-{step}"
@@ -140,7 +142,10 @@ def save_checkpoint(ck_dir: Path, step: int, model, optimizer, scheduler, tokeni
         os.kill(os.getpid(), signal.SIGKILL)
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-    torch.save(rng_state(), tmp / "rng.pt")
+    rngs = rank_rngs or [rng_state()]
+    torch.save(rngs[0], tmp / "rng.pt")
+    for r, st in enumerate(rngs[1:], start=1):
+        torch.save(st, tmp / f"rng-rank-{r}.pt")
     tokenizer.save_pretrained(str(tmp / "tokenizer"))
     (tmp / STATE_FILE).write_text(json.dumps(state, indent=1, sort_keys=True))
     _fsync_tree(tmp)
@@ -151,12 +156,20 @@ def save_checkpoint(ck_dir: Path, step: int, model, optimizer, scheduler, tokeni
     return final, time.perf_counter() - t0
 
 
-def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
+def load_checkpoint(path: Path, model, optimizer, scheduler, rank: int = 0, fallback_seed: int | None = None) -> dict:
     load_model(model, str(path / "model.safetensors"))
     # Our own files: full unpickling is needed for the python/numpy RNG states.
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=False))
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", map_location="cpu", weights_only=False))
-    set_rng_state(torch.load(path / "rng.pt", map_location="cpu", weights_only=False))
+    rng_file = path / ("rng.pt" if rank == 0 else f"rng-rank-{rank}.pt")
+    if rng_file.is_file():
+        set_rng_state(torch.load(rng_file, map_location="cpu", weights_only=False))
+    elif fallback_seed is not None:
+        # Written by a smaller group: this rank had no stream yet. Same rows, fresh dropout masks.
+        log.warning("%s has no RNG state for rank %d; seeding it afresh", path, rank)
+        torch.manual_seed(fallback_seed)
+    else:
+        raise FileNotFoundError(rng_file)
     return read_state(path)
 
 

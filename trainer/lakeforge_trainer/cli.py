@@ -26,12 +26,19 @@ def main(argv: list[str] | None = None, stream: IO[str] | None = None, lifecycle
     life = lifecycle or Lifecycle()
     if validator is None and validation_requested():
         validator = event_validator()
-    emitter = Emitter(stream or sys.stdout, validator=validator,
+    out = stream or sys.stdout
+    if os.environ.get("RANK", "0").strip() not in ("", "0"):
+        # Under torch.distributed.run every rank shares the launcher's stdout: rank 0 alone speaks the protocol.
+        out = open(os.devnull, "w")
+    emitter = Emitter(out, validator=validator,
                       on_broken_pipe=lambda: life.request_stop("stdout closed (parent gone)"))
     try:
         from .config import load_config
+        from .distributed import plan_batches, world_from_env
 
         cfg = load_config(args.config)
+        if args.command == "train":
+            plan_batches(cfg["hparams"], world_from_env()[0], args.config)  # exits 2 before torch loads
         # Inputs are checked with pyarrow alone, before torch and transformers load: bad input fails in a second.
         from .splits import read_train_inputs, split_files
 
@@ -84,5 +91,8 @@ def cli() -> None:
     except OSError:
         pass
     sys.stderr.flush()
+    from .launch import write_rank_status
+
+    write_rank_status(code)  # for lakeforge_trainer.launch: torch.distributed.run alone reports every failure as 1
     # Skip interpreter teardown: the stdin watcher thread and torch's pools have nothing left to do.
     os._exit(code)

@@ -21,7 +21,8 @@ from .metrics import sequence_headline, sequence_metrics, token_headline, token_
 from .modeling import describe_device, load_pretrained_tokenizer, load_trained, pick_device
 from .baselines import run_baselines, strip
 from .scoring import log_loss, score_sequences
-from .train import predict, seed_everything, word_predictions
+from .predict import predict, word_predictions
+from .train import seed_everything
 
 log = logging.getLogger("lakeforge_trainer.evaluate")
 

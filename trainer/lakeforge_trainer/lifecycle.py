@@ -46,7 +46,10 @@ class Lifecycle:
     def _set_pdeathsig(self) -> None:
         try:
             libc = ctypes.CDLL(None, use_errno=True)
-            if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0:
+            # Under torch.distributed.run our parent is its agent, which SIGTERMs us itself for a graceful stop: its
+            # own death (killed with its process group) must take us at once, or a rank would outlive the group.
+            sig = signal.SIGKILL if os.environ.get("TORCHELASTIC_RUN_ID") else signal.SIGTERM
+            if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
                 log.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
         except (OSError, AttributeError):
             pass  # not Linux

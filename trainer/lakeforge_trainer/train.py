@@ -9,22 +9,24 @@ import os
 import random
 import signal
 import time
-from contextlib import nullcontext
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import __version__
-from .checkpoint import clear_checkpoints, load_checkpoint, prune, read_state, resolve_resume, save_checkpoint, _fault
+from .checkpoint import clear_checkpoints, load_checkpoint, prune, read_state, resolve_resume, rng_state, save_checkpoint, _fault
 from .config import SEQ, config_hash
-from .data import Encoded, collate, encode, epoch_order
+from .data import IGNORE_INDEX, collate, encode, epoch_order
+from .dist_step import rank_backward
+from .distributed import DistContext, DistributedStepSampler, plan_batches, rank_seed, row_weights, world_from_env
 from .splits import read_train_inputs
 from .errors import BadInput, Preempted
 from .events import Emitter
 from .lifecycle import Lifecycle
-from .metrics import classification_report, sequence_headline, token_metrics, token_headline
-from .modeling import build_model, describe_device, load_pretrained_tokenizer, pick_device, train_wordpiece, wrap_lora
+from .predict import autocast_for, eval_metrics, predict
+from .modeling import build_model, describe_device, load_pretrained_tokenizer, train_wordpiece, wrap_lora
 
 log = logging.getLogger("lakeforge_trainer.train")
 
@@ -38,13 +40,6 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
-
-
-def autocast_for(device: torch.device, bf16: bool):
-    # bf16 only on CUDA: CPU autocast is slow on most CPUs and would change the CPU reference numerics.
-    if bf16 and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
 
 
 def make_optimizer(model, hp: dict) -> torch.optim.Optimizer:
@@ -73,63 +68,6 @@ def make_scheduler(optimizer, total_steps: int, warmup_steps: int):
 
 
 # --------------------------------------------------------------------------------------------------
-# Evaluation on a split (used for val during training and by `evaluate`)
-# --------------------------------------------------------------------------------------------------
-
-@torch.no_grad()
-def predict(model, ds: Encoded, task: str, pad_id: int, batch_size: int, device, bf16: bool):
-    """Returns (mean loss, per-row predictions, per-row max probability for sequence tasks)."""
-    was_training = model.training
-    model.eval()
-    order = np.argsort(ds.lengths, kind="stable")  # similar lengths together: less padding
-    preds: list = [None] * len(ds)
-    probs = np.zeros(len(ds), dtype=np.float32)
-    loss_sum, loss_n = 0.0, 0
-    for s in range(0, len(order), batch_size):
-        idx = order[s:s + batch_size]
-        batch = {k: v.to(device) for k, v in collate(ds, idx, pad_id, task).items()}
-        labels = batch.pop("labels")
-        with autocast_for(device, bf16):
-            logits = model(**batch).logits
-        logits = logits.float()
-        flat_labels = labels.reshape(-1)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), flat_labels,
-                                                 ignore_index=-100, reduction="sum")
-        loss_sum += float(loss)
-        loss_n += int((flat_labels != -100).sum())
-        p = torch.softmax(logits, dim=-1)
-        top = p.argmax(dim=-1).cpu().numpy()
-        if task == SEQ:
-            probs[idx] = p.max(dim=-1).values.cpu().numpy()
-            for r, i in enumerate(idx):
-                preds[i] = int(top[r])
-        else:
-            for r, i in enumerate(idx):
-                preds[i] = top[r, : int(ds.lengths[i])]
-    if was_training:
-        model.train()
-    return loss_sum / max(loss_n, 1), preds, probs
-
-
-def word_predictions(ds: Encoded, preds: list, o_id: int) -> list[list[int]]:
-    """Token tasks: each word takes its first sub-token's prediction; words lost to truncation are `O`."""
-    out = []
-    for st, pr in zip(ds.word_starts, preds):
-        out.append([int(pr[p]) if p >= 0 else o_id for p in st])
-    return out
-
-
-def eval_metrics(task: str, labels: list[str], ds: Encoded, gold, loss: float, preds: list) -> dict:
-    if task == SEQ:
-        rep = classification_report(gold, preds, labels)
-        h = sequence_headline(rep)
-        return {"loss": loss, "accuracy": h["accuracy"], "macro_f1": h["macro_f1"], "weighted_f1": h["weighted_f1"]}
-    words = word_predictions(ds, preds, labels.index("O"))
-    m = token_metrics([[labels[t] for t in g] for g in gold], [[labels[t] for t in w] for w in words])
-    return {"loss": loss, **token_headline(m)}
-
-
-# --------------------------------------------------------------------------------------------------
 # train
 # --------------------------------------------------------------------------------------------------
 
@@ -154,13 +92,26 @@ class Trainer:
     def setup(self) -> None:
         cfg, hp = self.cfg, self.hp
         seed_everything(cfg["seed"], cfg["deterministic"])
-        self.device = pick_device()
+        world, rank, local_rank = world_from_env()
+        self.plan = plan_batches(hp, world)
+        self.dist = DistContext(world, rank, local_rank)
+        self.device = self.dist.device
         dcfg = cfg["data"]
         self.train_raw, self.val_raw = self.inputs or read_train_inputs(cfg)
         fingerprint = {"train": self.train_raw.fingerprint(), "val": self.val_raw.fingerprint() if self.val_raw else None}
         self.config_hash = config_hash(cfg, fingerprint)
 
-        self.resume_path = resolve_resume(cfg["resume_from"], self.ck_dir)
+        # Rank 0 alone reads and cleans the checkpoint directory; the others resume from the checkpoint it chose.
+        self.resume_path = None
+        if self.dist.is_main:
+            self.resume_path = resolve_resume(cfg["resume_from"], self.ck_dir)
+            if self.resume_path is None and cfg["resume_from"] is None:
+                clear_checkpoints(self.ck_dir)
+        chosen = self.dist.broadcast(str(self.resume_path) if self.resume_path else None)
+        if chosen is not None and not self.dist.is_main:
+            self.resume_path = Path(chosen) if Path(chosen).is_dir() else self.ck_dir / Path(chosen).name
+            if not (self.resume_path / "trainer_state.json").is_file():
+                raise RuntimeError(f"rank {self.dist.rank}: checkpoint {self.resume_path} (chosen by rank 0) is not here")
         self.state = None
         if self.resume_path is not None:
             self.state = read_state(self.resume_path)
@@ -169,8 +120,6 @@ class Trainer:
                     f"checkpoint {self.resume_path} was written by a run with a different config "
                     f"(hash {self.state.get('config_hash')} != {self.config_hash}); refusing to mix them",
                     reason="config_mismatch", file=str(self.resume_path))
-        elif cfg["resume_from"] is None:
-            clear_checkpoints(self.ck_dir)
 
         tspec = cfg["tokenizer"]
         if self.resume_path is not None:
@@ -193,16 +142,19 @@ class Trainer:
         if hp["lora"] is not None:
             self.model = wrap_lora(self.model, hp["lora"], self.task)
         self.model.to(self.device)
-        self.forward_model = self.model
-        if hp["compile"]:
-            self.forward_model = torch.compile(self.model, dynamic=True)
+        self.label_counts = None if self.task == SEQ else [int((x != IGNORE_INDEX).sum()) for x in self.train_ds.labels]
+        # Every rank must train the same model on the same rows: a node with other data or code fails here, not later.
+        views = self.dist.all_gather((self.config_hash, len(self.tokenizer), len(self.train_ds)))
+        if any(v != views[0] for v in views):
+            raise RuntimeError(f"the ranks disagree on (config hash, vocabulary, train rows): {views}")
 
-        bs, accum = hp["batch_size"], hp["grad_accum_steps"]
-        self.batches_per_epoch = math.ceil(len(self.train_ds) / bs)
-        self.steps_per_epoch = math.ceil(self.batches_per_epoch / accum)
+        self.sampler = DistributedStepSampler(len(self.train_ds), self.plan, self.dist.rank)
+        self.batches_per_epoch = self.sampler.batches_per_epoch
+        self.steps_per_epoch = self.sampler.steps_per_epoch
         self.total_steps = hp["max_steps"] or hp["epochs"] * self.steps_per_epoch
         warmup = math.ceil(hp["warmup_ratio"] * self.total_steps)
         self.optimizer = make_optimizer(self.model, hp)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.scheduler = make_scheduler(self.optimizer, self.total_steps, warmup)
 
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
@@ -212,14 +164,34 @@ class Trainer:
         self.last_train_loss = None
         self._last_loss = None
         if self.resume_path is not None:
-            st = load_checkpoint(self.resume_path, self.model, self.optimizer, self.scheduler)
+            st = load_checkpoint(self.resume_path, self.model, self.optimizer, self.scheduler, rank=self.dist.rank,
+                                 fallback_seed=rank_seed(cfg["seed"], self.dist.rank))
             self.step, self.epoch, self.batch_in_epoch = st["global_step"], st["epoch"], st["batch_in_epoch"]
+            self.sampler.load_state_dict(st.get("sampler") or st)
             self.best_value, self.best_step, self.bad_evals = st["best_value"], st["best_step"], st["bad_evals"]
             self.stopped_early, self.pending_eval = st["stopped_early"], st["pending_eval"]
             self.eval_history = st["eval_history"]
             self.last_train_loss = st.get("last_train_loss")
             log.info("resumed from %s at step %d (epoch %d, batch %d)", self.resume_path, self.step, self.epoch,
                      self.batch_in_epoch)
+        self.ddp = None
+        self.eval_model = self.model
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            # Buffers (position ids) never change; and a per-forward buffer broadcast would be a collective in every
+            # forward pass, which ranks with unequal micro-batch counts (a short last step) do not all make.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # newer torch renames the flag; the old one still works
+                self.ddp = DistributedDataParallel(self.model, broadcast_buffers=False, device_ids=[self.device.index]
+                                                   if self.device.type == "cuda" else None)
+            if self.resume_path is None:
+                torch.manual_seed(rank_seed(cfg["seed"], self.dist.rank))  # distinct dropout masks per rank
+        self.forward_model = self.ddp if self.ddp is not None else self.model
+        if hp["compile"]:
+            self.forward_model = torch.compile(self.forward_model, dynamic=True)
+        if not self.dist.enabled:
+            self.eval_model = self.forward_model
 
     # -- state ---------------------------------------------------------------------------------
     def trainer_state(self, pending_eval: bool = False) -> dict:
@@ -231,39 +203,53 @@ class Trainer:
             "best_value": self.best_value, "best_step": self.best_step, "bad_evals": self.bad_evals,
             "stopped_early": self.stopped_early, "pending_eval": pending_eval,
             "eval_history": self.eval_history, "last_train_loss": self.last_train_loss,
+            "sampler": {**self.sampler.state_dict(), "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch},
             "lakeforge_trainer_version": __version__, "written_at": time.time(),
         }
 
     def _forward(self, batch):
-        if self.forward_model is self.model:
-            return self.model(**batch)
+        eager = self.ddp if self.ddp is not None else self.model
+        if self.forward_model is eager:
+            return eager(**batch)
         try:
             return self.forward_model(**batch)
         except Exception as exc:  # noqa: BLE001 - a compiler/toolchain failure must not kill a run that eager can do
             log.warning("torch.compile failed (%s: %s); continuing in eager mode", type(exc).__name__, str(exc)[:500])
-            self.forward_model = self.model
-            return self.model(**batch)
+            self.forward_model = eager
+            return eager(**batch)
 
     def _sync_loss(self) -> None:
         if self._last_loss is not None:
             self.last_train_loss = float(self._last_loss)
 
     def checkpoint(self, reason: str, pending_eval: bool = False) -> Path:
-        path, secs = save_checkpoint(self.ck_dir, self.step, self.model, self.optimizer, self.scheduler,
-                                     self.tokenizer, self.trainer_state(pending_eval))
-        prune(self.ck_dir, self.cfg["keep_last"], self.best_step)
+        """A collective: every rank hands rank 0 its RNG state; rank 0 alone writes; all leave together."""
+        rngs = self.dist.gather(rng_state())
+        path, secs = self.ck_dir / f"step-{self.step}", 0.0
+        if self.dist.is_main:
+            path, secs = save_checkpoint(self.ck_dir, self.step, self.model, self.optimizer, self.scheduler,
+                                         self.tokenizer, self.trainer_state(pending_eval), rank_rngs=rngs)
+            prune(self.ck_dir, self.cfg["keep_last"], self.best_step)
+        # No rank exits (preempted) or runs on while rank 0 is still writing: the agent would tear the group down.
+        self.dist.barrier()
         self.last_ckpt_time = time.monotonic()
         self.last_ckpt_step = self.step
         self.ckpt_seconds_total += secs
-        self.emit("checkpoint", step=self.step, path=str(path), reason=reason, seconds=round(secs, 4))
+        if self.dist.is_main:
+            self.emit("checkpoint", step=self.step, path=str(path), reason=reason, seconds=round(secs, 4))
         return path
+
+    def _stop_now(self) -> bool:
+        """Whether any rank was asked to stop: the ranks must stop at the same step."""
+        return self.dist.sum([1.0 if self.life.stop_requested else 0.0])[0] > 0
 
     # -- evaluation ----------------------------------------------------------------------------
     def evaluate_val(self) -> bool:
         """Evaluates on val; returns True when this step is the new best."""
         bs = self.hp["eval_batch_size"] or self.hp["batch_size"]
-        loss, preds, _ = predict(self.forward_model, self.val_ds, self.task, self.pad_id, bs, self.device, self.hp["bf16"])
-        metrics = eval_metrics(self.task, self.labels, self.val_ds, self._val_gold(), loss, preds)
+        loss, preds, _ = predict(self.eval_model, self.val_ds, self.task, self.pad_id, bs, self.device, self.hp["bf16"])
+        # Every rank evaluates (no collective inside), and all take rank 0's figures: best/early-stop stay in step.
+        metrics = self.dist.broadcast(eval_metrics(self.task, self.labels, self.val_ds, self._val_gold(), loss, preds))
         value = metrics[self.best_metric_name]
         better = self.best_value is None or (value > self.best_value if self.best_mode == "max" else value < self.best_value)
         if better:
@@ -286,7 +272,7 @@ class Trainer:
     def run(self) -> dict:
         self.setup()
         hp, cfg = self.hp, self.cfg
-        self.emit("started", device=describe_device(self.device), world_size=1,
+        self.emit("started", device=describe_device(self.device), world_size=self.dist.world_size,
                   resumed_from_step=self.step if self.resume_path is not None else None, mode="train",
                   total_steps=self.total_steps, checkpoint=str(self.resume_path) if self.resume_path else None,
                   pid=os.getpid())
@@ -298,15 +284,11 @@ class Trainer:
             self.pending_eval = False
             best = self.evaluate_val()
             self._after_eval_checkpoint(best)
-        if self.life.stop_requested:
+        if self._stop_now():
             raise Preempted()
 
-        bs, accum = hp["batch_size"], hp["grad_accum_steps"]
         nb = self.batches_per_epoch
         every_s, every_n = cfg["checkpoint_every_seconds"], cfg["checkpoint_every_steps"]
-        autocast = autocast_for(self.device, hp["bf16"])
-        pin = self.device.type == "cuda"
-        params = [p for p in self.model.parameters() if p.requires_grad]
         self.model.train()
         order, order_epoch = None, None
         t_start = time.monotonic()
@@ -318,39 +300,14 @@ class Trainer:
         while self.step < self.total_steps and not self.stopped_early:
             if order_epoch != self.epoch:
                 order, order_epoch = epoch_order(cfg["seed"], self.epoch, len(self.train_ds)), self.epoch
-            g0 = self.batch_in_epoch
-            g1 = min(g0 + accum, nb)
             self.optimizer.zero_grad(set_to_none=True)
-            # Losses stay on the device until a progress event needs them: no host sync on every step.
-            group_loss = torch.zeros((), device=self.device)
-            for b in range(g0, g1):
-                idx = order[b * bs:(b + 1) * bs]
-                cpu_batch = collate(self.train_ds, idx, self.pad_id, self.task)
-                ntok = int(cpu_batch["attention_mask"].sum())
-                if pin:
-                    cpu_batch = {k: v.pin_memory() for k, v in cpu_batch.items()}
-                batch = {k: v.to(self.device, non_blocking=True) for k, v in cpu_batch.items()}
-                with autocast:
-                    out = self._forward(batch)
-                loss = out.loss / (g1 - g0)  # the last group of an epoch may be short
-                loss.backward()
-                group_loss += loss.detach()
-                win["samples"] += len(idx)
-                win["tokens"] += ntok
-                self.samples_here += len(idx)
-                self.tokens_here += ntok
-            torch.nn.utils.clip_grad_norm_(params, hp["max_grad_norm"])
+            group_loss, n_rows, n_tok, epoch_ended = self._train_step(order)
+            torch.nn.utils.clip_grad_norm_(self.params, hp["max_grad_norm"])
             self.optimizer.step()
             self.scheduler.step()
             self.step += 1
             steps_here += 1
-            self.batch_in_epoch = g1
-            epoch_ended = g1 >= nb
-            if epoch_ended:
-                self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-            win["loss"] = win["loss"] + group_loss
-            win["steps"] += 1
-            self._last_loss = group_loss
+            self.epoch, self.batch_in_epoch = self.sampler.epoch, self.sampler.batch_in_epoch
             if self.step_sleep:
                 time.sleep(self.step_sleep)
             if _fault("kill_after_step", self.step):
@@ -359,6 +316,24 @@ class Trainer:
                 self.life.request_stop("LAKEFORGE_TRAINER_FAULT")
 
             now = time.monotonic()
+            time_due = every_s is not None and now - self.last_ckpt_time >= every_s
+            if self.dist.enabled:
+                # One small all-reduce a step: the global loss and counts, and the decisions every rank must share
+                # (a stop any rank was asked for; rank 0's clock for time-based checkpoints).
+                group_loss, n_rows, n_tok, stops, due = self.dist.sum(
+                    [float(group_loss), n_rows, n_tok, 1.0 if self.life.stop_requested else 0.0,
+                     1.0 if time_due and self.dist.is_main else 0.0])
+                stop, time_due = stops > 0, due > 0
+            else:
+                stop = self.life.stop_requested
+            win["samples"] += n_rows
+            win["tokens"] += n_tok
+            self.samples_here += n_rows
+            self.tokens_here += n_tok
+            win["loss"] = win["loss"] + group_loss
+            win["steps"] += 1
+            self._last_loss = group_loss
+
             final = self.step >= self.total_steps
             if last_progress is None or final or now - last_progress >= cfg["progress_every_seconds"]:
                 dt = max(now - win["t"], 1e-9)
@@ -374,17 +349,17 @@ class Trainer:
             if self.val_ds is not None:
                 due = (self.step % hp["eval_every_steps"] == 0) if hp["eval_every_steps"] else epoch_ended
                 if due or final:
-                    if self.life.stop_requested:
+                    if stop:
                         # Keep the evaluation for the resumed run, so best tracking matches an uninterrupted run.
                         self.checkpoint("preempt", pending_eval=True)
                         raise Preempted()
                     is_best = self.evaluate_val()
+                    stop = self._stop_now()  # the evaluation took a while: ask again
             done = final or self.stopped_early
-            if self.life.stop_requested:
+            if stop:
                 self.checkpoint("preempt")
                 raise Preempted()
-            interval = (every_n is not None and self.step % every_n == 0) or \
-                       (every_s is not None and now - self.last_ckpt_time >= every_s)
+            interval = (every_n is not None and self.step % every_n == 0) or time_due
             if done:
                 self.checkpoint("final")
             elif is_best:
@@ -396,7 +371,46 @@ class Trainer:
             self.checkpoint("final")
         self.train_seconds = time.monotonic() - t_start
         self.steps_here = steps_here
+        if not self.dist.is_main:
+            return {}  # rank 0 exports the model and reports
         return self.finish()
+
+    def _train_step(self, order):
+        """Forward/backward passes of one optimizer step: (loss, rows, tokens, epoch ended)."""
+        hp = self.hp
+        autocast = autocast_for(self.device, hp["bf16"])
+        pin = self.device.type == "cuda"
+        if not self.plan.legacy:
+            st = self.sampler.next_step(order)
+            weights = row_weights(st, hp["batch_size"], self.label_counts)
+            loss, rows, tok = rank_backward(st, weights, ds=self.train_ds, pad_id=self.pad_id, task=self.task,
+                                            forward=self._forward, ddp=self.ddp, world_size=self.dist.world_size,
+                                            device=self.device, autocast=autocast, pin=pin)
+            return loss, rows, tok, st.epoch_ended
+        # One process: the original loop, so its results stay bit-identical to earlier releases.
+        bs, accum, nb = hp["batch_size"], hp["grad_accum_steps"], self.batches_per_epoch
+        g0 = self.sampler.batch_in_epoch
+        g1 = min(g0 + accum, nb)
+        # Losses stay on the device until a progress event needs them: no host sync on every step.
+        group_loss = torch.zeros((), device=self.device)
+        rows = tok = 0
+        for b in range(g0, g1):
+            idx = order[b * bs:(b + 1) * bs]
+            cpu_batch = collate(self.train_ds, idx, self.pad_id, self.task)
+            tok += int(cpu_batch["attention_mask"].sum())
+            rows += len(idx)
+            if pin:
+                cpu_batch = {k: v.pin_memory() for k, v in cpu_batch.items()}
+            batch = {k: v.to(self.device, non_blocking=True) for k, v in cpu_batch.items()}
+            with autocast:
+                out = self._forward(batch)
+            loss = out.loss / (g1 - g0)  # the last group of an epoch may be short
+            loss.backward()
+            group_loss += loss.detach()
+        self.sampler.batch_in_epoch = g1
+        if g1 >= nb:
+            self.sampler.epoch, self.sampler.batch_in_epoch = self.sampler.epoch + 1, 0
+        return group_loss, rows, tok, g1 >= nb
 
     def throughput(self) -> dict:
         """This process's loop: wall time includes evals and checkpoints, which are also given on their own."""

@@ -41,9 +41,12 @@ def run_inproc(config_path: Path, command: str = "train", validator=None) -> tup
 class Child:
     """The trainer as the activity runs it: its own process, a pipe on stdin, events read line by line."""
 
-    def __init__(self, config_path: Path, command: str = "train", env: dict | None = None):
+    def __init__(self, config_path: Path, command: str = "train", env: dict | None = None,
+                 launcher: list[str] | None = None):
+        # launcher: arguments of lakeforge_trainer.launch (torch.distributed.run's) to run the trainer under it.
+        prefix = [sys.executable, "-m", "lakeforge_trainer.launch", *launcher, "-m"] if launcher else [sys.executable, "-m"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lakeforge_trainer", command, "--config", str(config_path)],
+            [*prefix, "lakeforge_trainer", command, "--config", str(config_path)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**CHILD_ENV, **(env or {})}, start_new_session=True,
         )

@@ -22,9 +22,12 @@ import { localKey, stepVersion } from '../../kernel/version.js';
 import { saveAttemptHistory, stitchedHistory, toPoint, type HistoryPoint } from './history.js';
 import { emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer, type TrainHeartbeat } from '../../trainer/supervise.js';
 import type { Task } from '../../../contracts/trainer-protocol.js';
+import { requiredSlots, torchrunEnv } from '../../trainer/distributed.js';
+import { combineSlots } from '../../trainer/slots.js';
 export { TrainParamsSchema, type TrainParams, type TrainParamsInput } from './params.js';
 
-const OPERATIONAL_KEYS = ['checkpointEverySteps', 'checkpointEverySeconds', 'keepLast', 'progressEverySeconds', 'graceSeconds'] as const;
+// resources: N ranks train the same objective on the same rows (docs/distributed-training.md), so the same model.
+const OPERATIONAL_KEYS = ['checkpointEverySteps', 'checkpointEverySeconds', 'keepLast', 'progressEverySeconds', 'graceSeconds', 'resources'] as const;
 
 /** Where a train attempt keeps its local files: staged data, run.json, the trainer's checkpoint_dir. */
 function localRunDir(d: ResolvedDeps, runId: string, step: string): string {
@@ -71,6 +74,8 @@ async function computeTrain({ input, params, deps: d, lake, control, upstream, v
   const beats = startHeartbeats(() => hb, d.heartbeatEveryMs);
   state.beats = beats;
   const localCk = join(runDir, 'checkpoints');
+  // More GPUs than this worker has is never retried; checked here, not in plan, so the ETL queue's cache probe needs none.
+  const nSlots = requiredSlots(params.resources, d.slots.slots.length, `train ${model}`);
   const features = upstream.features;
   {
     // Stage the splits the trainer reads (links into the lake, or the staging cache for GCS).
@@ -132,7 +137,9 @@ async function computeTrain({ input, params, deps: d, lake, control, upstream, v
       log.warn('checkpoint sync failed', { step, error: String(err) });
     });
 
-    const slot = await d.slots.acquire(currentContext()?.cancellationSignal);
+    // All N slots at once, or none (SlotAllocator): a multi-GPU step never sits on part of them.
+    const hold = await d.slots.acquireMany(nSlots, currentContext()?.cancellationSignal);
+    const slot = { ...combineSlots(hold.slots), release: hold.release };
     let outcome;
     try {
       hb.slot = slot.id;
@@ -159,11 +166,13 @@ async function computeTrain({ input, params, deps: d, lake, control, upstream, v
         beats.beat();
       };
       outcome = await superviseTrainer({
-        python: d.python, trainerDir: d.trainerDir, mode: 'train', configPath, slot, env: d.trainerEnv,
+        python: d.python, trainerDir: d.trainerDir, mode: 'train', configPath, slot,
+        env: nSlots > 1 ? { ...d.trainerEnv, ...torchrunEnv((params.graceSeconds ?? d.graceMs / 1000) * 1000) } : d.trainerEnv,
         graceMs: (params.graceSeconds ?? d.graceMs / 1000) * 1000, onEvent,
         onStart: (pid) => { hb.pid = pid; beats.beat(); },
         shutdownSignal: d.shutdownSignal,
         drain: () => { hb.phase = 'syncing'; return uploader.drain(); },
+        torchrun: nSlots > 1 ? { nprocPerNode: nSlots } : undefined,
       });
     } finally {
       slot.release();

@@ -3,6 +3,12 @@
 import { z } from 'zod';
 import { HparamsSchema, ModelSpecSchema, TaskSchema, TokenizerSpecSchema, TruncationSchema } from '../../../contracts/trainer-protocol.js';
 
+/** A train step's `with.resources`. gpus: the slots it holds on one worker, one data-parallel rank each. */
+export const ResourcesSchema = z.strictObject({
+  gpus: z.number().int().min(1, 'resources.gpus must be at least 1 (a train step needs a slot)').default(1),
+});
+export type Resources = z.infer<typeof ResourcesSchema>;
+
 /** The train step's `with:` parameters. `hparams` are the trainer's own (DESIGN.md §4), passed through. */
 export const TrainParamsSchema = z.strictObject({
   /** Default: the features publication's task. */
@@ -26,6 +32,8 @@ export const TrainParamsSchema = z.strictObject({
   progressEverySeconds: z.number().positive().default(5),
   /** SIGTERM → SIGKILL grace on cancel/shutdown: long enough to write one checkpoint. */
   graceSeconds: z.number().positive().optional(),
+  /** Slots (GPUs, or CPU slots running gloo) held for the step: N data-parallel ranks (docs/distributed-training.md). */
+  resources: ResourcesSchema.optional(),
 });
 export type TrainParams = z.infer<typeof TrainParamsSchema>;
 export type TrainParamsInput = z.input<typeof TrainParamsSchema>;
