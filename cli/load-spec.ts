@@ -39,10 +39,10 @@ function nodeAt(doc: ReturnType<typeof parseDocument>, path: (string | number)[]
  * Every `uses: sql` step's file must exist under the repository's sql/ directory. That takes file I/O, so it is
  * checked here and by the SDK before a run starts (and again by the activity), not by the pure validator.
  */
-export function sqlFileErrors(plan: PipelinePlan): SpecError[] {
+export function sqlFileErrors(plan: PipelinePlan, root?: string): SpecError[] {
   return plan.steps.flatMap((s) => {
     if (s.kind !== 'sql') return [];
-    const r = lookupSqlFile(String(s.params.file));
+    const r = lookupSqlFile(String(s.params.file), root);
     return r.ok ? [] : [{ path: ['steps', plan.spec.steps.indexOf(s.spec), 'with', 'file'], message: r.message }];
   });
 }

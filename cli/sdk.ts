@@ -11,6 +11,8 @@ import { runStartPriority } from '../workflows/priority.js';
 import type { PipelineProgress } from '../contracts/progress.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus } from '../contracts/search-attributes.js';
 import { InvalidPipelineError, sqlFileErrors } from './load-spec.js';
+import { readSqlFile } from '../activities/steps/sql/file.js';
+import { userKindOf, type LoadedProject } from '../activities/steps/user/define.js';
 import { liveProgress } from './live-progress.js';
 import { rejectedCancel } from './cancel-answer.js';
 
@@ -27,6 +29,15 @@ export interface StartPipelineOptions {
   workflowTaskQueue?: string;
   /** Task priority of the run, 1 (most urgent) … 5, over the spec's `priority`; workflows/priority.ts. */
   priority?: number;
+  /** The project the spec belongs to: its own step kinds, and the directory its `uses: sql` files resolve in. */
+  project?: LoadedProject;
+}
+
+/** The project's step kinds that `spec` uses: their declarations for the run's input, their schemas for validation. */
+export function projectKinds(spec: PipelineSpecInput, project: LoadedProject | undefined) {
+  const used = new Set(spec.steps.map((s) => s.uses));
+  const steps = (project?.config.steps ?? []).filter((s) => used.has(s.name));
+  return { kinds: steps.map(userKindOf), paramSchemas: Object.fromEntries(steps.map((s) => [s.name, s.params])) };
 }
 
 /** DESIGN.md §5: lakeforge/<pipeline>/<runKey>. */
@@ -40,16 +51,23 @@ export function defaultRunKey(now = new Date()): string {
 
 /** What the workflow start options need, shared by direct starts and schedules. */
 export function pipelineStartAction(spec: PipelineSpecInput, opts: StartPipelineOptions & { runKey: string }) {
-  const validated = validatePipeline(spec);
+  const { kinds, paramSchemas } = projectKinds(spec, opts.project);
+  const validated = validatePipeline(spec, { kinds, paramSchemas });
   if (!validated.ok) throw new InvalidPipelineError('<spec>', validated.errors);
   const plan = validated.plan;
-  const missingSql = sqlFileErrors(plan);
+  const missingSql = sqlFileErrors(plan, opts.project?.root);
   if (missingSql.length) throw new InvalidPipelineError('<spec>', missingSql);
+  // The SQL travels by content: read once now, so workers need no copy and an edited file never changes a running run.
+  const sources: Record<string, string> = {};
+  for (const s of plan.steps) if (s.kind === 'sql') sources[String(s.params.file)] = readSqlFile(String(s.params.file), opts.project?.root).text;
   const lake = plan.spec.lake ?? opts.lake ?? loadConfig().lake;
   const model = plan.steps.find((s) => s.model)?.model;
   const cfg = loadConfig();
   const queues = { etl: opts.queues?.etl ?? cfg.etlTaskQueue, gpu: opts.queues?.gpu ?? cfg.gpuTaskQueue };
-  const input: PipelineInput = { spec, runKey: opts.runKey, lake, queues };
+  const input: PipelineInput = {
+    spec, runKey: opts.runKey, lake, queues,
+    ...(kinds.length ? { kinds } : {}), ...(Object.keys(sources).length ? { sources } : {}),
+  };
   return {
     plan,
     input,

@@ -20,6 +20,8 @@ export const FailureType = {
   StorageUnavailable: 'StorageUnavailable',
   /** A resource limit was hit (e.g. DuckDB's memory limit); the message names the setting to raise. */
   ResourceExhausted: 'ResourceExhausted',
+  /** A project's own step threw (retried: it may call a service; it throws a non-retryable failure when it knows better). */
+  UserStepFailed: 'UserStepFailed',
   /** The pipeline ends with this when one of its steps failed for good; the step's failure is the cause. */
   StepFailed: 'StepFailed',
   /** The pipeline ends with this when it was cancelled by request. */

@@ -46,7 +46,26 @@ export const StepSpecSchema = z.discriminatedUnion('uses', STEP_KINDS.map((k) =>
     with: loose.default({}),
   })) as unknown as [StepVariant, ...StepVariant[]]);
 type StepVariant = z.ZodObject<typeof stepBase & { uses: z.ZodLiteral<StepKind>; model?: z.ZodOptional<typeof name>; with: z.ZodDefault<typeof loose> }>;
-export type StepSpec = z.infer<typeof StepSpecSchema>;
+
+/** A step of a project's own kind (defineStep / pythonStep in lakeforge.config.ts); the validator checks the name. */
+export const ProjectStepSpecSchema = z.strictObject({
+  ...stepBase,
+  uses: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a step kind: a built-in one or one of the project\'s steps'),
+  with: loose.default({}),
+});
+
+/** A built-in step by its kind's own schema, anything else as a project step (the validator knows the kinds). */
+const AnyStepSpecSchema = z.unknown().transform((v, ctx) => {
+  const uses = (v as { uses?: unknown } | null)?.uses;
+  const schema = typeof uses === 'string' && (STEP_KINDS as string[]).includes(uses) ? StepSpecSchema : ProjectStepSpecSchema;
+  const r = schema.safeParse(v);
+  if (r.success) return r.data as BuiltinStepSpec | ProjectStepSpec;
+  for (const issue of r.error.issues) ctx.issues.push({ ...issue, input: undefined } as never);
+  return z.NEVER;
+});
+type BuiltinStepSpec = z.infer<typeof StepSpecSchema>;
+export type ProjectStepSpec = z.infer<typeof ProjectStepSpecSchema>;
+export type StepSpec = BuiltinStepSpec | ProjectStepSpec;
 
 export const DatasetSpecSchema = z.strictObject({
   /** The raw Parquet files are read from raw/<name>/ in the lake. */
@@ -73,7 +92,7 @@ export const PipelineSpecSchema = z.strictObject({
   /** The team's share relative to others (default 1; the server clamps to 0.001…1000). */
   fairnessWeight: z.number().min(0.001).max(1000).optional(),
   defaults: z.strictObject({ retry: RetrySchema.optional(), timeout: duration.optional(), heartbeatTimeout: duration.optional() }).optional(),
-  steps: z.array(StepSpecSchema).min(1),
+  steps: z.array(AnyStepSpecSchema).min(1),
 });
 export type PipelineSpec = z.infer<typeof PipelineSpecSchema>;
-export type PipelineSpecInput = z.input<typeof PipelineSpecSchema>;
+export type PipelineSpecInput = Omit<z.input<typeof PipelineSpecSchema>, 'steps'> & { steps: (z.input<typeof StepSpecSchema> | z.input<typeof ProjectStepSpecSchema>)[] };

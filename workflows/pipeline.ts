@@ -8,6 +8,7 @@ import {
 import type { StepActivities } from '../activities/steps/activities.js';
 import type { StepResult } from '../contracts/step-result.js';
 import type { StepInput } from '../contracts/step-input.js';
+import type { UserKind } from '../contracts/user-kind.js';
 import { FailureType, NON_RETRYABLE_TYPES } from '../contracts/failures.js';
 import { cancelUpdate, progressQuery, stepProgressSignal } from '../contracts/messages.js';
 import { REGISTRY, type StepKind } from '../activities/steps/registry.js';
@@ -29,6 +30,10 @@ export interface PipelineInput {
   lake: string;
   /** Task queues of the two worker kinds; default lakeforge-etl and lakeforge-gpu. A step's `queue` wins. */
   queues?: { etl?: string; gpu?: string };
+  /** The project's own step kinds the spec uses (declarations only; workers started from the project run them). */
+  kinds?: UserKind[];
+  /** Project files the run needs by content, read once at submission: `uses: sql` queries by their `with.file`. */
+  sources?: Record<string, string>;
 }
 
 export interface PipelineOutput {
@@ -43,7 +48,8 @@ const DEFAULT_QUEUES = { etl: 'lakeforge-etl', gpu: 'lakeforge-gpu' };
 
 function activityOptions(step: PlannedStep, plan: PipelinePlan, queues: PipelineInput['queues']): ActivityOptions {
   const retry: RetrySpec = { ...plan.spec.defaults?.retry, ...step.spec.retry };
-  const def = REGISTRY[step.kind];
+  // A project step's declaration carries the same options as a registry entry.
+  const def = step.user ?? REGISTRY[step.kind];
   return {
     taskQueue: step.spec.queue ?? queues?.[def.queue] ?? DEFAULT_QUEUES[def.queue],
     startToCloseTimeout: (step.spec.timeout ?? plan.spec.defaults?.timeout ?? def.timeout) as ActivityOptions['startToCloseTimeout'],
@@ -99,7 +105,7 @@ function rejectRepeatedCancel(status: PipelineProgress['status'], cancelReason: 
 }
 
 export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOutput> {
-  const validated = validatePipeline(input.spec);
+  const validated = validatePipeline(input.spec, { kinds: input.kinds });
   if (!validated.ok) {
     const message = validated.errors.map((e) => `${formatPath(e.path)}: ${e.message}`).join('; ');
     throw ApplicationFailure.create({ type: FailureType.InvalidPipeline, nonRetryable: true, message: `invalid pipeline: ${message}`, details: [validated.errors] });
@@ -155,16 +161,18 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
     const options = activityOptions(step, plan, input.queues);
     const runId = `${plan.spec.name}-${runKey}`.replace(/[^A-Za-z0-9_.-]/g, '_');
     const inputs = Object.fromEntries(Object.entries(step.inputs).map(([role, from]) => [role, results[from]]));
-    if (REGISTRY[step.kind].partitioned && step.params.partitions) {
+    if (!step.user && REGISTRY[step.kind].partitioned && step.params.partitions) {
       // Fanned out over the queue's workers by a child workflow; its id names the run and the step.
       const child = { workflowId: `${workflowInfo().workflowId}/${step.name}`, taskQueue: options.taskQueue, ...childPriority(options) };
       if (step.kind === 'clean') return executeChild(partitionedCleanWorkflow, { ...child, args: [{ lake, dataset, params: step.params, activity: options }] });
       return executeChild(partitionedFeaturesWorkflow, { ...child, args: [{ lake, dataset, input: inputs.input, params: step.params, activity: options }] });
     }
-    const stepInput = { lake, dataset, step: step.name, runId, ...(step.model ? { model: step.model } : {}), inputs, params: step.params } as StepInput<typeof step.kind>;
+    const file = step.kind === 'sql' ? (step.params.file as string) : undefined;
+    const params = file && input.sources?.[file] !== undefined ? { ...step.params, text: input.sources[file] } : step.params;
+    const stepInput = { lake, dataset, step: step.name, runId, ...(step.model ? { model: step.model } : {}), inputs, params } as StepInput<typeof step.kind>;
     const dispatch = () => callStep(proxyActivities<StepActivities>(options), step.kind, stepInput);
     // A GPU kind's cached output is answered on the ETL queue, without waiting for a GPU slot.
-    if (REGISTRY[step.kind].queue === 'gpu') return probeThenRun(step.kind, stepInput, options, input.queues?.etl ?? DEFAULT_QUEUES.etl, dispatch);
+    if (!step.user && REGISTRY[step.kind].queue === 'gpu') return probeThenRun(step.kind, stepInput, options, input.queues?.etl ?? DEFAULT_QUEUES.etl, dispatch);
     return dispatch();
   };
 

@@ -4,11 +4,16 @@ import { REGISTRY, type StepKind } from '../../activities/steps/registry.js';
 import type { SpecError } from '../../contracts/spec-error.js';
 import type { InputRole, StepDefinition } from '../../contracts/step-kind.js';
 import { PipelineSpecSchema, type PipelineSpec, type StepSpec } from '../../contracts/spec.js';
+import type { UserKind } from '../../contracts/user-kind.js';
+import { z } from 'zod';
 export type { SpecError } from '../../contracts/spec-error.js';
 
 export interface PlannedStep {
   name: string;
+  /** A built-in kind of the registry, or a project's own (then `user` is set). */
   kind: StepKind;
+  /** For a project step: its declaration (queue, timeouts, runtime), as it travelled in the run's input. */
+  user?: UserKind;
   needs: string[];
   /** The step's parameters after defaults and dataset-level declarations are applied. */
   params: Record<string, unknown>;
@@ -33,7 +38,23 @@ export function formatPath(path: (string | number)[]): string {
   return path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${p}` : p), '');
 }
 
-export function validatePipeline(raw: unknown): ValidationResult {
+export interface ValidateOptions {
+  /** The project's own step kinds (lakeforge.config.ts), as declared in the run's input. */
+  kinds?: UserKind[];
+  /** Their `with:` schemas, where the code is at hand (the CLI and SDK): checked before anything starts. */
+  paramSchemas?: Record<string, z.ZodType>;
+}
+
+/** A project kind as a registry entry; its params are checked here only where its schema is at hand. */
+function userDefinition(k: UserKind, schema: z.ZodType | undefined): StepDefinition {
+  return {
+    kind: k.kind, description: k.description, params: schema ?? z.record(z.string(), z.unknown()), inputs: k.inputs, queue: k.queue,
+    timeout: k.timeout as StepDefinition['timeout'], heartbeatTimeout: k.heartbeatTimeout as StepDefinition['heartbeatTimeout'], retry: k.retry, model: 'none',
+  };
+}
+
+export function validatePipeline(raw: unknown, opts: ValidateOptions = {}): ValidationResult {
+  const userKinds = new Map((opts.kinds ?? []).map((k) => [k.kind, k]));
   const parsed = PipelineSpecSchema.safeParse(raw);
   if (!parsed.success) {
     return { ok: false, errors: parsed.error.issues.map((i) => ({ path: i.path as (string | number)[], message: i.message })) };
@@ -61,15 +82,23 @@ export function validatePipeline(raw: unknown): ValidationResult {
   for (const name of order) {
     const i = index.get(name)!;
     const s = byName.get(name)!;
-    const def = REGISTRY[s.uses] as unknown as StepDefinition;
-    const step: PlannedStep = { name, kind: s.uses, needs: s.needs, params: {}, inputs: {}, spec: s };
+    const user = userKinds.get(s.uses);
+    if (!Object.hasOwn(REGISTRY, s.uses) && !user) {
+      const known = [...Object.keys(REGISTRY), ...userKinds.keys()];
+      errors.push({ path: ['steps', i, 'uses'], message: `unknown step kind "${s.uses}" (known: ${known.join(', ')}${userKinds.size ? '' : '; a project\'s own steps are known inside its directory'})` });
+      continue;
+    }
+    const def = user ? userDefinition(user, opts.paramSchemas?.[user.kind]) : (REGISTRY[s.uses as StepKind] as unknown as StepDefinition);
+    const step: PlannedStep = { name, kind: s.uses as StepKind, needs: s.needs, params: {}, inputs: {}, spec: s, ...(user ? { user } : {}) };
+    // `user` in an accepted-kinds list stands for any project step.
+    const accepts = (kinds: readonly string[], uses: string) => kinds.includes(uses) || (kinds.includes('user') && userKinds.has(uses));
     let bad = false;
     // Each input role: exactly one direct need of an accepted kind, or the same role of the step bound to `via`.
     for (const [role, r] of Object.entries(def.inputs as Record<string, InputRole>)) {
       if ('kinds' in r) {
-        const found = s.needs.filter((n) => r.kinds.includes(byName.get(n)!.uses));
+        const found = s.needs.filter((n) => accepts(r.kinds, byName.get(n)!.uses));
         if (found.length !== 1) {
-          errors.push({ path: ['steps', i, 'needs'], message: `a ${s.uses} step needs exactly one ${orList(r.kinds)} step, "${name}" needs ${found.length}` });
+          errors.push({ path: ['steps', i, 'needs'], message: `a ${s.uses} step needs exactly one ${orList(r.kinds.map((k) => (k === 'user' ? 'project' : k)))} step, "${name}" needs ${found.length}` });
           bad = true;
           break;
         }

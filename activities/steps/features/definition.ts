@@ -6,7 +6,7 @@ export const featuresKind = defineKind({
   kind: 'features',
   description: 'Normalize text or tokens, map labels to ids and split train/val/test deterministically by row key',
   params: FeaturesParamsSchema,
-  inputs: { input: { kinds: ['clean', 'sql'] } },
+  inputs: { input: { kinds: ['clean', 'sql', 'user'] } },
   queue: 'etl',
   timeout: '2h',
   heartbeatTimeout: '2m',

@@ -32,7 +32,8 @@ export const sqlStep: StepImpl<'sql', EtlDeps, { sqlText: string; output: string
     const { file, params: bound } = params;
     // The pipeline fills `output` with the step's name; a direct call may leave it out.
     const output = params.output ?? input.step;
-    const { text: sqlText } = readSqlFile(file, deps.sqlRoot);
+    // The text the run was submitted with; only a direct call without it reads the file (from deps.sqlRoot).
+    const sqlText = params.text ?? readSqlFile(file, deps.sqlRoot).text;
     // The output directory is layout, not content: it stays out of the version.
     const version = stepVersion({ step: 'sql', codeVersion: SQL_STEP_CODE_VERSION, inputs: [upstream.input.manifest.version], params: { file, params: bound }, sql: { [file]: sqlText } });
     return { version, outputs: [lakeJoin(output, datasetName(input.dataset), version)], state: { sqlText, output } };
@@ -51,7 +52,7 @@ export const sqlStep: StepImpl<'sql', EtlDeps, { sqlText: string; output: string
         version,
         step: 'sql',
         inputs: [upstream.input.manifest.version],
-        params: { file, params: bound, output },
+        params: { file, params: bound, output },  // not the text: it is in the version, and in the project
         files: written,
         schema,
         extra: {

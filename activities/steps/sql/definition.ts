@@ -7,7 +7,7 @@ export const sqlKind = defineKind({
   kind: 'sql',
   description: "A SELECT from the project's sql/ directory over the view `input` (one upstream ETL step's output)",
   params: SqlParamsSchema,
-  inputs: { input: { kinds: ['clean', 'features', 'sql'] } },
+  inputs: { input: { kinds: ['clean', 'features', 'sql', 'user'] } },
   queue: 'etl',
   timeout: '2h',
   heartbeatTimeout: '2m',

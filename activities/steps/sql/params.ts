@@ -44,6 +44,11 @@ export const SqlParamsSchema = z
       .default({}),
     /** Publishes under `<output>/<dataset>/<version>/`; default the step's name. */
     output: SqlOutputNameSchema.optional(),
+    /**
+     * The query text, read from `file` once when the run is submitted and carried in the run's input (kilobytes), so
+     * workers need no copy of the project's SQL and a running pipeline never picks up an edited file.
+     */
+    text: z.string().max(256 * 1024, 'a SQL file of at most 256 KiB').optional(),
   })
   .strict();
 export type SqlParams = z.infer<typeof SqlParamsSchema>;
