@@ -184,13 +184,13 @@ describe('custom SQL steps (uses: sql)', () => {
   it('a sql step needs exactly one ETL step; features takes clean or sql, not both', () => {
     const spec = withSql();
     spec.steps[1].needs = [];
-    expect(errorsOf(spec)[0].message).toMatch(/a sql step needs exactly one clean, features or sql step, "long-texts" needs 0/);
+    expect(errorsOf(spec)[0].message).toMatch(/a sql step needs exactly one clean, features, sql or project step, "long-texts" needs 0/);
     const both = withSql();
     both.steps[2].needs = ['clean', 'long-texts'];
-    expect(errorsOf(both)[0].message).toMatch(/a features step needs exactly one clean or sql step, "features" needs 2/);
+    expect(errorsOf(both)[0].message).toMatch(/a features step needs exactly one clean, sql or project step, "features" needs 2/);
     const onTrain = withSql();
     onTrain.steps.push({ name: 'after-train', uses: 'sql', needs: ['train'], with: { file: 'sql/custom/drop_short_texts.sql' } });
-    expect(errorsOf(onTrain)[0]).toMatchObject({ path: ['steps', 6, 'needs'], message: expect.stringMatching(/a sql step needs exactly one clean, features or sql step, "after-train" needs 0/) });
+    expect(errorsOf(onTrain)[0]).toMatchObject({ path: ['steps', 6, 'needs'], message: expect.stringMatching(/a sql step needs exactly one clean, features, sql or project step, "after-train" needs 0/) });
   });
 
   it('the builder writes the same sql step, and the SDK refuses a missing file before starting anything', async () => {

@@ -17,30 +17,23 @@ import type {
 } from '../activities/steps/index.js';
 
 type Params = Record<string, unknown>;
-interface Work { lake: string; dataset: string; params: Params; version: string; workRel: string }
+interface Work<P> { lake: string; dataset: string; params: P; version: string; workRel: string }
 
-/** The partition activities (worker side: activities/etl/index.ts), as this workflow calls them. */
-export interface PartitionActivities {
-  planPartitionedClean(input: { lake: string; dataset: string; params: Params; workKey: string }): Promise<PartitionedCleanPlan>;
-  shuffleCleanBatch(input: Work & { batch: number; buckets: number }): Promise<ShuffleCleanBatchResult>;
-  cleanFences(input: Work & { batches: number }): Promise<IqrFences>;
-  cleanBucket(input: Work & { bucket: number; fences?: IqrFences }): Promise<CleanBucketResult>;
-  publishPartitionedClean(input: Work & { buckets: CleanBucketResult[] }): Promise<StepResult>;
-  planPartitionedFeatures(input: { lake: string; dataset: string; input: StepResult; params: Params; workKey: string }): Promise<PartitionedFeaturesPlan>;
-  featuresBatch(input: Work & { input: StepResult; batch: number; filesPerTask: number }): Promise<FeaturesBatchResult>;
-  publishPartitionedFeatures(input: Work & { input: StepResult; filesPerTask: number; batches: FeaturesBatchResult[] }): Promise<StepResult>;
-  discardPartitionWork(input: { lake: string; workRel: string }): Promise<void>;
-}
+/** The partition activities, by type from the worker side: a changed signature there fails tsc here. */
+import type { PartitionActivities } from '../activities/steps/partition-activities.js';
+import type { ParamsOf } from '../contracts/step-input.js';
+export type { PartitionActivities };
 
 export interface PartitionedCleanInput {
   lake: string;
   dataset: string;
-  params: Params;
+  params: ParamsOf<'clean'>;
   /** Options of the partition activities (queue, timeouts, retries), as the parent computed them for the step. */
   activity: ActivityOptions;
 }
 
-export interface PartitionedFeaturesInput extends PartitionedCleanInput {
+export interface PartitionedFeaturesInput extends Omit<PartitionedCleanInput, 'params'> {
+  params: ParamsOf<'features'>;
   /** The clean step's result. */
   input: StepResult;
 }
@@ -159,7 +152,7 @@ export async function partitionedCleanWorkflow(input: PartitionedCleanInput): Pr
   // A work area per run of this workflow: a crashed earlier run's leftovers can never mix into this one's buckets.
   const plan = await acts('clean · plan partitions').planPartitionedClean({ lake, dataset, params, workKey: workflowInfo().runId });
   if (plan.cached) return plan.cached;
-  const work: Work = { lake, dataset, params, version: plan.version, workRel: plan.workRel };
+  const work: Work<ParamsOf<'clean'>> = { lake, dataset, params, version: plan.version, workRel: plan.workRel };
   const phase = { concurrency: plan.concurrency, tasksPerWorkflow: plan.tasksPerWorkflow, activity: options };
   return dropWorkOnFailure(options, lake, plan.workRel, async () => {
     await runTasks<ShuffleCleanBatchResult>({

@@ -7,9 +7,9 @@ import {
 // Types only: the activities' real signatures, so a call that no longer matches them fails tsc.
 import type { StepActivities } from '../activities/steps/activities.js';
 import type { StepResult } from '../contracts/step-result.js';
-import type { StepInput } from '../contracts/step-input.js';
+import type { ParamsOf, StepInput } from '../contracts/step-input.js';
 import type { UserKind } from '../contracts/user-kind.js';
-import { FailureType, NON_RETRYABLE_TYPES } from '../contracts/failures.js';
+import { FailureType, NON_RETRYABLE_TYPES, cancelled, invalidPipeline, stepFailed } from '../contracts/failures.js';
 import { cancelUpdate, progressQuery, stepProgressSignal } from '../contracts/messages.js';
 import { REGISTRY, type StepKind } from '../activities/steps/registry.js';
 import { validatePipeline, formatPath, type PipelinePlan, type PlannedStep } from './spec/validate.js';
@@ -108,7 +108,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
   const validated = validatePipeline(input.spec, { kinds: input.kinds });
   if (!validated.ok) {
     const message = validated.errors.map((e) => `${formatPath(e.path)}: ${e.message}`).join('; ');
-    throw ApplicationFailure.create({ type: FailureType.InvalidPipeline, nonRetryable: true, message: `invalid pipeline: ${message}`, details: [validated.errors] });
+    throw invalidPipeline(`invalid pipeline: ${message}`, { errors: validated.errors });
   }
   const plan = validated.plan;
   const runKey = effectiveRunKey(input, plan.spec.name);
@@ -164,8 +164,8 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
     if (!step.user && REGISTRY[step.kind].partitioned && step.params.partitions) {
       // Fanned out over the queue's workers by a child workflow; its id names the run and the step.
       const child = { workflowId: `${workflowInfo().workflowId}/${step.name}`, taskQueue: options.taskQueue, ...childPriority(options) };
-      if (step.kind === 'clean') return executeChild(partitionedCleanWorkflow, { ...child, args: [{ lake, dataset, params: step.params, activity: options }] });
-      return executeChild(partitionedFeaturesWorkflow, { ...child, args: [{ lake, dataset, input: inputs.input, params: step.params, activity: options }] });
+      if (step.kind === 'clean') return executeChild(partitionedCleanWorkflow, { ...child, args: [{ lake, dataset, params: step.params as ParamsOf<'clean'>, activity: options }] });
+      return executeChild(partitionedFeaturesWorkflow, { ...child, args: [{ lake, dataset, input: inputs.input, params: step.params as ParamsOf<'features'>, activity: options }] });
     }
     const file = step.kind === 'sql' ? (step.params.file as string) : undefined;
     const params = file && input.sources?.[file] !== undefined ? { ...step.params, text: input.sources[file] } : step.params;
@@ -231,7 +231,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
   for (const s of progress.steps) if (s.state === 'pending') s.state = 'skipped';
   if (cancelReason) {
     setStatus('cancelled');
-    throw ApplicationFailure.create({ type: FailureType.Cancelled, nonRetryable: true, message: `pipeline ${plan.spec.name} cancelled: ${cancelReason}` });
+    throw cancelled(`pipeline ${plan.spec.name} cancelled: ${cancelReason}`);
   }
   if (firstFailure && isCancellation(firstFailure.error)) {
     // Cancelled from outside (Web UI, `temporal workflow cancel`): end as a cancelled run.
@@ -240,11 +240,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
   }
   if (firstFailure) {
     setStatus('failed');
-    throw ApplicationFailure.create({
-      type: FailureType.StepFailed, nonRetryable: true,
-      message: `step "${firstFailure.step}" failed: ${describeFailure(firstFailure.error)}`,
-      cause: firstFailure.error instanceof Error ? firstFailure.error : undefined,
-    });
+    throw stepFailed(`step "${firstFailure.step}" failed: ${describeFailure(firstFailure.error)}`, firstFailure.error);
   }
   setStatus('succeeded');
   return { pipeline: plan.spec.name, runKey, lake, status: 'succeeded', steps: results };

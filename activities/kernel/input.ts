@@ -58,3 +58,9 @@ export async function resolveInput(lake: LakeStorage, ref: StepResult, role = 'i
   const objects = check.manifest.files.map((f) => present.get(`${rel}/${f.path}`)!);
   return { rel, manifest: check.manifest, objects };
 }
+
+/** The start of every activity that is not a whole step (partition phases): its parsed input, lake and control. */
+export function openActivity<T extends z.ZodType>(deps: LakeDeps, schema: T, raw: unknown, what: string): { input: z.infer<T>; lake: LakeStorage; control: StepControl } {
+  const input = parseInput(schema, raw, what) as z.infer<T> & { lake?: string };
+  return { input, lake: openStepLake(deps, input.lake), control: stepControl(deps) };
+}

@@ -1,4 +1,4 @@
-import { Context } from '@temporalio/activity';
+import { currentContext } from '../kernel/context.js';
 import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
 import { badInput, preempted, schemaMismatch, trainerCrashed } from '../../contracts/failures.js';
 import type { TrainerEvent } from '../../contracts/trainer-protocol.js';
@@ -35,25 +35,7 @@ export function emptyHeartbeat(attempt: number): TrainHeartbeat {
   };
 }
 
-/** The activity's context, or undefined when called directly (tests, scripts). */
-export function currentContext(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined;
-  }
-}
-
-/** Heartbeats `details()` now and every `everyMs` until stopped; inert outside an activity. */
-export function startHeartbeats(details: () => unknown, everyMs = 5_000): { beat: () => void; stop: () => void } {
-  const ctx = currentContext();
-  const beat = () => ctx?.heartbeat(details());
-  beat();
-  // Several beats per heartbeat timeout, whatever the caller chose, so a busy event loop never misses one.
-  const timeoutMs = ctx?.info.heartbeatTimeoutMs;
-  const timer = setInterval(beat, timeoutMs ? Math.max(200, Math.min(everyMs, timeoutMs / 4)) : everyMs);
-  return { beat, stop: () => clearInterval(timer) };
-}
+export { currentContext, startHeartbeats } from '../kernel/context.js';
 
 /** The variables a trainer inherits from us; everything else (credentials included) stays out of its environment. */
 const PASS_THROUGH = /^(PATH|HOME|USER|LANG|LC_\w+|TZ|TMPDIR|HF_\w+|HUGGINGFACE_\w+|TRANSFORMERS_\w+|TORCH\w*|OMP_NUM_THREADS|MKL_NUM_THREADS|NCCL_\w+|CUDA_\w+|PYTORCH_\w+|LAKEFORGE_TRAINER_\w+)$/;

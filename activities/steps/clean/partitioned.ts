@@ -27,7 +27,7 @@ import {
   type CleanOutcome, type IqrFences,
 } from './activity.js';
 import { varcharList, withConnection, type EtlDeps } from '../../duckdb/files.js';
-import { openStepLake, parseInput, stepControl } from '../../kernel/input.js';
+import { openActivity, openStepLake, parseInput, stepControl } from '../../kernel/input.js';
 import { cachedResult, publishOutputs, withWorkDirs } from '../../kernel/publish.js';
 import { stageObjects } from '../../kernel/stage.js';
 import { WorkKeySchema, cutBatches, gatherParts, pad, removeTmp, workArea } from '../../kernel/partitions.js';
@@ -122,9 +122,7 @@ async function readPlan(lake: ReturnType<typeof openStepLake>, workRel: string, 
 
 /** Map: one batch of raw files → one file per non-empty bucket under the work area (and its IQR inputs). */
 export async function shuffleCleanBatch(deps: EtlDeps, raw: unknown): Promise<ShuffleCleanBatchResult> {
-  const input = parseInput(ShuffleCleanBatchInputSchema, raw, 'clean shuffle');
-  const lake = openStepLake(deps, input.lake);
-  const control = stepControl(deps);
+  const { input, lake, control } = openActivity(deps, ShuffleCleanBatchInputSchema, raw, 'clean shuffle');
   const plan = await readPlan(lake, input.workRel, input.version);
   const planned = plan.batches[input.batch];
   if (!planned) throw invalidPipeline(`batch ${input.batch} is not in the plan (${plan.batches.length} batches)`);
@@ -174,9 +172,7 @@ export async function shuffleCleanBatch(deps: EtlDeps, raw: unknown): Promise<Sh
 
 /** The IQR outlier rules' Tukey fences over the whole dataset: 51_iqr_bounds.sql over every batch's IQR inputs. */
 export async function cleanFences(deps: EtlDeps, raw: unknown): Promise<IqrFences> {
-  const input = parseInput(CleanFencesInputSchema, raw, 'clean fences');
-  const lake = openStepLake(deps, input.lake);
-  const control = stepControl(deps);
+  const { input, lake, control } = openActivity(deps, CleanFencesInputSchema, raw, 'clean fences');
   const objects = (await lake.list(lakeJoin(input.workRel, 'iqr'))).filter((o) => o.path.endsWith('.parquet'));
   if (objects.length !== input.batches) throw invariantViolated(`IQR inputs of ${objects.length} of ${input.batches} batches in ${lake.uri(input.workRel)}`);
   const locals: string[] = [];
@@ -189,9 +185,7 @@ export async function cleanFences(deps: EtlDeps, raw: unknown): Promise<IqrFence
 
 /** Reduce: the whole clean over one bucket's shuffled files; outputs go to the work area. */
 export async function cleanBucket(deps: EtlDeps, raw: unknown): Promise<CleanBucketResult> {
-  const input = parseInput(CleanBucketInputSchema, raw, 'clean bucket');
-  const lake = openStepLake(deps, input.lake);
-  const control = stepControl(deps);
+  const { input, lake, control } = openActivity(deps, CleanBucketInputSchema, raw, 'clean bucket');
   if (hasIqr(input.params) && !input.fences) throw invalidPipeline('a bucket of a clean with IQR outlier rules needs the fences');
   const prefix = lakeJoin(input.workRel, 'shuffle', `bucket-${pad(input.bucket)}`);
   // Sorted by path, i.e. by batch: the input order.
@@ -216,9 +210,7 @@ export async function cleanBucket(deps: EtlDeps, raw: unknown): Promise<CleanBuc
 
 /** Gathers every bucket's outputs into the step's version (one part per bucket), publishes, drops the work area. */
 export async function publishPartitionedClean(deps: EtlDeps, raw: unknown): Promise<StepResult> {
-  const input = parseInput(PublishPartitionedCleanInputSchema, raw, 'clean publish');
-  const lake = openStepLake(deps, input.lake);
-  const control = stepControl(deps);
+  const { input, lake, control } = openActivity(deps, PublishPartitionedCleanInputSchema, raw, 'clean publish');
   const dataset = datasetName(input.dataset);
   const objects = await rawObjects(lake, dataset);
   const { inputVersion, version, cleanRel, rejectsRel } = cleanVersion(dataset, objects, input.params);

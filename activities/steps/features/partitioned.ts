@@ -13,10 +13,10 @@ import { z } from 'zod';
 import { invalidPipeline, invariantViolated } from '../../../contracts/failures.js';
 import { StepResultSchema, type StepResult } from '../../../contracts/step-result.js';
 import { datasetName, lakeJoin, type LakeStorage } from '../../lake/index.js';
-import { FeaturesParamsSchema } from './params.js';
+import { FeaturesParamsSchema, type FeaturesParams } from './params.js';
 import { SPLITS, computeFeatures, featuresManifest, featuresVersion, resolveDefaults } from './activity.js';
 import { parquetRows, parquetSchema, withConnection, type EtlDeps } from '../../duckdb/files.js';
-import { openStepLake, parseInput, resolveInput, stepControl } from '../../kernel/input.js';
+import { openActivity, openStepLake, parseInput, resolveInput, stepControl } from '../../kernel/input.js';
 import { cachedResult, describeOutput, publishOutputs, resultOf, withWorkDirs } from '../../kernel/publish.js';
 import { stageObjects } from '../../kernel/stage.js';
 import { verifyPublished } from '../../lake/index.js';
@@ -41,7 +41,7 @@ export interface PartitionedFeaturesPlan {
   version: string;
   workRel: string;
   /** The parameters with the label map and the row key resolved once, for every batch. */
-  params: Record<string, unknown>;
+  params: FeaturesParams;
   batches: number;
   files: number;
   filesPerTask: number;
@@ -71,12 +71,10 @@ const partRel = (workRel: string, split: Split, batch: number) => lakeJoin(workR
 const cleanInput = (lake: LakeStorage, input: StepResult) => resolveInput(lake, input, 'input');
 
 export async function planPartitionedFeatures(deps: EtlDeps, raw: unknown): Promise<PartitionedFeaturesPlan> {
-  const input = parseInput(PlanPartitionedFeaturesInputSchema, raw, 'partitioned features');
+  const { input, lake, control } = openActivity(deps, PlanPartitionedFeaturesInputSchema, raw, 'partitioned features');
   const partitions = input.params.partitions;
   if (!partitions) throw invalidPipeline('partitioned features needs params.partitions');
   const dataset = datasetName(input.dataset);
-  const lake = openStepLake(deps, input.lake);
-  const control = stepControl(deps);
   const { manifest, objects } = await cleanInput(lake, input.input);
   // The label map, once for all batches: staging the clean files only when the labels must be read from them.
   const params = await withConnection(deps, (conn) => resolveDefaults(conn, control, input.params, manifest, async () => (await stageObjects(lake, control, objects)).map((f) => f.local)));
@@ -84,7 +82,7 @@ export async function planPartitionedFeatures(deps: EtlDeps, raw: unknown): Prom
   const rel = `features/${dataset}/${version}`;
   const cached = await cachedResult(lake, version, [rel]);
   return {
-    cached, version, workRel: workArea('features', dataset, version, input.workKey), params: params as Record<string, unknown>,
+    cached, version, workRel: workArea('features', dataset, version, input.workKey), params,
     batches: cached ? 0 : cutBatches(objects, partitions.filesPerTask).length, files: objects.length,
     filesPerTask: partitions.filesPerTask, concurrency: partitions.concurrency, tasksPerWorkflow: partitions.tasksPerWorkflow,
   };
@@ -100,9 +98,7 @@ async function checkWork(lake: LakeStorage, input: z.infer<typeof WorkInput>) {
 
 /** Map: one batch of clean files → split=<s>/part-<batch>.parquet for every split, in the work area. */
 export async function featuresBatch(deps: EtlDeps, raw: unknown): Promise<FeaturesBatchResult> {
-  const input = parseInput(FeaturesBatchInputSchema, raw, 'features batch');
-  const lake = openStepLake(deps, input.lake);
-  const control = stepControl(deps);
+  const { input, lake, control } = openActivity(deps, FeaturesBatchInputSchema, raw, 'features batch');
   const { objects } = await checkWork(lake, input);
   const planned = cutBatches(objects, input.filesPerTask)[input.batch];
   if (!planned) throw invalidPipeline(`batch ${input.batch} is not in the plan`);
@@ -121,9 +117,7 @@ export async function featuresBatch(deps: EtlDeps, raw: unknown): Promise<Featur
 
 /** Gathers every batch's non-empty parts into the step's version, publishes it manifest-last, drops the work area. */
 export async function publishPartitionedFeatures(deps: EtlDeps, raw: unknown): Promise<StepResult> {
-  const input = parseInput(PublishPartitionedFeaturesInputSchema, raw, 'features publish');
-  const lake = openStepLake(deps, input.lake);
-  const control = stepControl(deps);
+  const { input, lake, control } = openActivity(deps, PublishPartitionedFeaturesInputSchema, raw, 'features publish');
   const dataset = datasetName(input.dataset);
   const { manifest: clean, objects } = await checkWork(lake, input);
   const rel = `features/${dataset}/${input.version}`;
