@@ -29,7 +29,7 @@ export interface StartPipelineOptions {
   priority?: number;
 }
 
-/** DESIGN.md §5: lakeforge/<pipeline>/<runKey>. */
+/** docs/design.md#temporal-names: lakeforge/<pipeline>/<runKey>. */
 export function pipelineWorkflowId(pipeline: string, runKey: string): string {
   return `lakeforge/${pipeline}/${runKey}`;
 }

@@ -19,7 +19,7 @@ import type {
 type Params = Record<string, unknown>;
 interface Work { lake: string; dataset: string; params: Params; version: string; workRel: string }
 
-/** The partition activities (worker side: activities/etl/index.ts), as this workflow calls them. */
+/** The partition activities (worker side: activities/steps/partition-activities.ts), as this workflow calls them. */
 export interface PartitionActivities {
   planPartitionedClean(input: { lake: string; dataset: string; params: Params; workKey: string }): Promise<PartitionedCleanPlan>;
   shuffleCleanBatch(input: Work & { batch: number; buckets: number }): Promise<ShuffleCleanBatchResult>;
