@@ -40,7 +40,7 @@ export function projectKinds(spec: PipelineSpecInput, project: LoadedProject | u
   return { kinds: steps.map(userKindOf), paramSchemas: Object.fromEntries(steps.map((s) => [s.name, s.params])) };
 }
 
-/** DESIGN.md §5: lakeforge/<pipeline>/<runKey>. */
+/** docs/design.md#temporal-names: lakeforge/<pipeline>/<runKey>. */
 export function pipelineWorkflowId(pipeline: string, runKey: string): string {
   return `lakeforge/${pipeline}/${runKey}`;
 }

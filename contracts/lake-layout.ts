@@ -1,5 +1,5 @@
 /**
- * Top-level lake directories of DESIGN.md §2: a sql step's output (`<output>/<dataset>/<version>/`) may not take one
+ * Top-level lake directories (docs/design.md#layout): a sql step's output (`<output>/<dataset>/<version>/`) may not take one
  * of these names.
  */
 export const RESERVED_LAKE_DIRS = ['raw', 'clean', 'rejects', 'features', 'checkpoints', 'models'] as const;

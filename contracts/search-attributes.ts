@@ -1,6 +1,6 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
-/** DESIGN.md §5, registered on the dev server at start (infra/temporal/server.mjs). */
+/** docs/design.md#temporal-names; registered on the dev server at start (infra/temporal/server.mjs). */
 export const LakeforgePipeline = defineSearchAttributeKey('LakeforgePipeline', SearchAttributeType.KEYWORD);
 export const LakeforgeDataset = defineSearchAttributeKey('LakeforgeDataset', SearchAttributeType.KEYWORD);
 export const LakeforgeStep = defineSearchAttributeKey('LakeforgeStep', SearchAttributeType.KEYWORD);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** What every step activity returns (DESIGN.md §3): a reference to a published lake directory, never rows. */
+/** What every step activity returns (docs/design.md#stepresult): a reference to a published lake directory, never rows. */
 export const StepResultSchema = z.object({
   step: z.string(),
   version: z.string(),

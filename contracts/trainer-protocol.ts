@@ -1,5 +1,5 @@
 /**
- * The trainer process's contract (DESIGN.md §4): the run.json it reads and the JSON-lines events it writes on stdout.
+ * The trainer process's contract (docs/design.md#the-trainer-protocol): the run.json it reads and the JSON-lines events it writes on stdout.
  *
  * These zod schemas are the single source of truth. `infra/gen-trainer-schema.ts` turns them into
  * `trainer/lakeforge_trainer/schema/{run,event}.schema.json`, which the Python side validates against
@@ -53,7 +53,7 @@ export const ChunksSchema = z.strictObject({
   pool: z.enum(['mean', 'max']).default('mean'),
 });
 
-/** Split directories hold `part-*.parquet` files (a features split, DESIGN.md §2). */
+/** Split directories hold `part-*.parquet` files (a features split, docs/design.md#layout). */
 export const DataSpecSchema = z.strictObject({
   train: z.string().nullable().default(null),
   val: z.string().nullable().default(null),
@@ -256,7 +256,7 @@ export type EvalEvent = z.infer<typeof EvalEventSchema>;
 export type DoneEvent = z.infer<typeof DoneEventSchema>;
 export type ErrorEvent = z.infer<typeof ErrorEventSchema>;
 
-/** Exit codes of DESIGN.md §4. Anything else is a crash. */
+/** Exit codes (docs/design.md#the-trainer-protocol). Anything else is a crash. */
 export const TrainerExitCode = { Done: 0, BadInput: 2, Preempted: 75 } as const;
 
 /**

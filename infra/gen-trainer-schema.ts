@@ -1,5 +1,5 @@
 /**
- * Writes the trainer's JSON Schemas from the zod schemas in activities/trainer/protocol.ts:
+ * Writes the trainer's JSON Schemas from the zod schemas in contracts/trainer-protocol.ts:
  *   npx tsx infra/gen-trainer-schema.ts          (write)
  *   npx tsx infra/gen-trainer-schema.ts --check  (exit 1 if the committed files are stale)
  */

@@ -19,7 +19,7 @@ export const GO_TOOLS = {
   // The full server and its schema tool for infra/cluster, at the version the CLI above embeds.
   'temporal-server': { module: 'go.temporal.io/server/cmd/server', version: 'v1.29.1', bin: 'server' },
   'temporal-sql-tool': { module: 'go.temporal.io/server/cmd/tools/sql', version: 'v1.29.1', bin: 'sql' },
-  // Validates infra/k8s against JSON schemas prepared offline by infra/k8s-schemas.mjs (test/k8s-manifests.test.ts).
+  // Validates infra/k8s against JSON schemas prepared offline by infra/k8s-validate.mjs (test/k8s-manifests.test.ts).
   kubeconform: { module: 'github.com/yannh/kubeconform/cmd/kubeconform', version: 'v0.8.0', bin: 'kubeconform' },
 };
 

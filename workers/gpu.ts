@@ -5,7 +5,7 @@
 // Shutdown: on SIGINT/SIGTERM the running trainers are asked at once to checkpoint and exit (their activities end
 // Preempted and are retried elsewhere from that checkpoint), then Worker.run() drains. shutdownGraceTime covers the
 // checkpoint grace plus the upload. A SIGKILLed worker cannot do any of this; its trainers notice their stdin pipe
-// closing and checkpoint and exit on their own (DESIGN.md §4).
+// closing and checkpoint and exit on their own (docs/design.md#the-trainer-protocol).
 import { Worker } from '@temporalio/worker';
 import { loadConfig, TASK_QUEUE_GPU } from '../activities/common/config.js';
 import { connectWorker } from '../activities/common/temporal-connection.js';

@@ -1,4 +1,4 @@
-// pipelineWorkflow: runs a validated pipeline spec as a DAG of step activities (DESIGN.md §1, §5).
+// pipelineWorkflow: runs a validated pipeline spec as a DAG of step activities (docs/design.md#data-flow, #temporal-names).
 // Deterministic: activities are imported as types only; time comes from the workflow clock.
 import {
   ApplicationFailure, CancellationScope, ActivityFailure, ChildWorkflowFailure, executeChild, isCancellation,

@@ -8,7 +8,7 @@ export const TASK_QUEUE_ETL = 'lakeforge-etl';
 export const TASK_QUEUE_GPU = 'lakeforge-gpu';
 export const LAKEFORGE_VERSION = '0.1.0';
 
-/** Environment of DESIGN.md §6, each with its default for the embedded setup. */
+/** The environment (docs/design.md#configuration), each with its default for the embedded setup. */
 export interface LakeforgeConfig {
   temporalAddress: string;
   temporalNamespace: string;

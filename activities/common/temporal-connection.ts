@@ -4,7 +4,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { z } from 'zod';
 import { loadConfig } from './config.js';
 
-/** What both the client and the workers need to reach the server (DESIGN.md §6 plus TLS and an API key). */
+/** What both the client and the workers need to reach the server (docs/design.md#configuration, TLS and an API key included). */
 export interface TemporalConnectionOptions {
   address: string;
   tls?: TLSConfig | true;
@@ -83,7 +83,7 @@ export function temporalConnectionOptions(env: NodeJS.ProcessEnv = process.env):
   return { address: e.TEMPORAL_ADDRESS, ...(tls ? { tls } : {}), ...(e.TEMPORAL_API_KEY ? { apiKey: e.TEMPORAL_API_KEY } : {}) };
 }
 
-/** Client connection to TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (DESIGN.md §6), with TLS / API key from the env. */
+/** Client connection to TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (docs/design.md#configuration), with TLS / API key from the env. */
 export async function connectClient(env: NodeJS.ProcessEnv = process.env): Promise<Client> {
   const cfg = loadConfig(env);
   const connection = await Connection.connect(temporalConnectionOptions(env));

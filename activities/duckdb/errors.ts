@@ -1,4 +1,4 @@
-// Classifies DuckDB failures into the failure types of DESIGN.md §3, so that no error DuckDB raises without a
+// Classifies DuckDB failures into the failure types (docs/design.md#failures), so that no error DuckDB raises without a
 // file name (a corrupt page deep inside a scan, out of memory) is retried five times as an unknown error.
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ApplicationFailure } from '@temporalio/common';

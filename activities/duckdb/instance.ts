@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../common/config.js';
 
-/** DuckDB settings of DESIGN.md §6; temp_directory lets large sorts and joins spill to disk. */
+/** DuckDB settings (docs/design.md#configuration); temp_directory lets large sorts and joins spill to disk. */
 export interface DuckDbSettings {
   memoryLimit?: string;
   threads?: number;

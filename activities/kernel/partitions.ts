@@ -4,7 +4,7 @@
 // A partitioned step's intermediate files live under `_work/<step>/<dataset>/<version>/<workKey>/` (the workKey is the
 // fanning workflow's run id), at paths fixed by the partition's number: a retried activity overwrites exactly what
 // its failed attempt may have left (each write goes to a temporary name and is renamed, or is one GCS object write),
-// and any ETL worker can read what another wrote. `_work/` is no output of DESIGN.md §2: readers never look there.
+// and any ETL worker can read what another wrote. `_work/` is no published output (docs/design.md#layout): readers never look there.
 import { rm } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';

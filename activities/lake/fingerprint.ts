@@ -1,4 +1,4 @@
-// What a cache hit checks about each published file besides its size (DESIGN.md §2, README "Cache validation"):
+// What a cache hit checks about each published file besides its size (docs/design.md#fingerprints-and-cache-hits):
 // the storage's own change marker, recorded in the manifest at publish time. On a local lake that is
 // mtime (ns) + inode + size, so any rewrite in place (new mtime) or replacement (new inode) is caught even at equal
 // size; on GCS it is the object's CRC32C from its metadata (free with the listing): other bytes change it, while a

@@ -8,7 +8,7 @@ import type { LakeStorage } from './types.js';
 import { MANIFEST_FILE } from './types.js';
 import { lakeJoin } from './paths.js';
 
-/** `_manifest.json` of DESIGN.md §2. Steps add their own fields (conservation, labelMap, splits, …). */
+/** `_manifest.json` (docs/design.md#manifests). Steps add their own fields (conservation, labelMap, splits, …). */
 export const ManifestFileSchema = z.object({
   path: z.string(),
   rows: z.number().int().nonnegative(),

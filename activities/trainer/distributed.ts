@@ -26,7 +26,7 @@ export function requiredSlots(resources: Resources | undefined, workerSlots: num
 
 /**
  * The trainer's argument array (after the venv's python). One process: `-m lakeforge_trainer <mode> --config <path>`
- * (DESIGN.md §4). Several: `-m lakeforge_trainer.launch <torch.distributed.run arguments> -m lakeforge_trainer ...`,
+ * (docs/design.md#the-trainer-protocol). Several: `-m lakeforge_trainer.launch <torch.distributed.run arguments> -m lakeforge_trainer ...`,
  * torch's own launcher, which only gains the trainer's exit codes (2, 75) that torch.distributed.run reports as 1.
  */
 export function trainerArgv(mode: TrainerMode, configPath: string, torchrun?: TorchrunOptions): string[] {

@@ -58,7 +58,7 @@ function installExitHook() {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   // A worker that exits normally (not SIGKILL) takes its trainers' groups with it. SIGKILL of the worker is covered by
-  // the trainer itself: its stdin pipe closes and it checkpoints and exits (DESIGN.md §4).
+  // the trainer itself: its stdin pipe closes and it checkpoints and exits (docs/design.md#the-trainer-protocol).
   process.on('exit', () => {
     for (const t of live) t.signalGroup('SIGKILL');
   });

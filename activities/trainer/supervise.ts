@@ -7,7 +7,7 @@ import { launchTrainer, type TrainerExit, type TrainerMode } from './launcher.js
 import type { Slot } from './slots.js';
 import type { TorchrunOptions } from './distributed.js';
 
-/** What the activity heartbeats while a trainer runs (DESIGN.md §5, plus what the UI's progress needs). */
+/** What the activity heartbeats while a trainer runs (docs/design.md#temporal-names, plus what the UI's progress needs). */
 export interface TrainHeartbeat {
   phase: 'staging' | 'restoring' | 'running' | 'syncing' | 'publishing';
   step: number | null;
@@ -105,7 +105,7 @@ export async function superviseTrainer(o: SuperviseOptions): Promise<SuperviseOu
   return { exit, cancelled: reason instanceof CancelledFailure ? reason : reason !== undefined ? new CancelledFailure(String(reason)) : undefined };
 }
 
-/** DESIGN.md §3/§4: 0 → done; 2 → BadInput (SchemaMismatch for a missing column); 75 → Preempted; else TrainerCrashed. */
+/** docs/design.md#failures and #the-trainer-protocol: 0 → done; 2 → BadInput (SchemaMismatch for a missing column); 75 → Preempted; else TrainerCrashed. */
 export function failureOf(exit: TrainerExit, what: string): ApplicationFailure | null {
   const tail = exit.stderrTail.slice(-20).join('\n');
   if (exit.exitCode === TrainerExitCode.Done) {

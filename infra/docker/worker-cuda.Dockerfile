@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The GPU worker (task queue lakeforge-gpu): Node 20 for the worker, and the trainer (lakeforge_trainer, PyTorch)
-# in a venv at $LAKEFORGE_HOME/venv, where the train/evaluate activities launch it from (DESIGN.md §4).
+# in a venv at $LAKEFORGE_HOME/venv, where the train/evaluate activities launch it from (docs/design.md#the-trainer-protocol).
 #
 #   docker build -f infra/docker/worker-cuda.Dockerfile -t lakeforge/worker-cuda:0.1.0 .
 #

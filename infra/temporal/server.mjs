@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureGoTool, lakeforgeHome } from '../tools.mjs';
 
-/** DESIGN.md §5: registered on every dev server lakeforge starts. */
+/** docs/design.md#temporal-names: registered on every dev server lakeforge starts. */
 export const SEARCH_ATTRIBUTES = {
   LakeforgePipeline: 'Keyword',
   LakeforgeDataset: 'Keyword',

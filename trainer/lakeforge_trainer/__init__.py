@@ -1,3 +1,3 @@
-"""lakeforge's trainer process: see ../../shared/DESIGN.md section 4."""
+"""lakeforge's trainer process: see docs/design.md#the-trainer-protocol and trainer/README.md."""
 
 __version__ = "0.1.0"

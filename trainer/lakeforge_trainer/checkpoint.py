@@ -1,4 +1,4 @@
-"""Checkpoints: `step-N.tmp` written and fsynced, then renamed to `step-N` (DESIGN.md §4).
+"""Checkpoints: `step-N.tmp` written and fsynced, then renamed to `step-N` (docs/design.md#the-trainer-protocol).
 
 A `step-N` directory is complete by construction (the rename is the commit); `trainer_state.json` is written last
 inside it as a second marker. Layout:

@@ -1,4 +1,4 @@
-"""`python -m lakeforge_trainer train|evaluate --config run.json` (DESIGN.md §4)."""
+"""`python -m lakeforge_trainer train|evaluate --config run.json` (docs/design.md#the-trainer-protocol)."""
 
 from __future__ import annotations
 

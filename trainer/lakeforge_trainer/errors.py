@@ -1,4 +1,4 @@
-"""Failures the trainer reports with a specific exit code (DESIGN.md §4)."""
+"""Failures the trainer reports with a specific exit code (docs/design.md#the-trainer-protocol)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""JSON-lines events on stdout (DESIGN.md §4): one object per line, flushed per line, nothing else on stdout."""
+"""JSON-lines events on stdout (docs/design.md#the-trainer-protocol): one object per line, flushed per line, nothing else on stdout."""
 
 from __future__ import annotations
 

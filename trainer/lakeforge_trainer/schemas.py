@@ -1,4 +1,4 @@
-"""The JSON Schemas generated from activities/trainer/protocol.ts (never edit them by hand)."""
+"""The JSON Schemas generated from contracts/trainer-protocol.ts (never edit them by hand)."""
 
 from __future__ import annotations
 

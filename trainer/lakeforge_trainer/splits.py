@@ -1,4 +1,4 @@
-"""Features splits (DESIGN.md §2: `split=<name>/part-*.parquet`) read with pyarrow and checked.
+"""Features splits (docs/design.md#layout: `split=<name>/part-*.parquet`) read with pyarrow and checked.
 
 No torch here: bad input is found and reported before the slow imports.
 """

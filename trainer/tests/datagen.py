@@ -1,4 +1,4 @@
-"""Generated feature splits (the layout of DESIGN.md §2) and run.json files for the tests and the benchmark."""
+"""Generated feature splits (the layout of docs/design.md#layout) and run.json files for the tests and the benchmark."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""run.json and the events against the JSON Schemas generated from activities/trainer/protocol.ts."""
+"""run.json and the events against the JSON Schemas generated from contracts/trainer-protocol.ts."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""Exact resume, preemption (SIGTERM, stdin EOF) and torn checkpoints: DESIGN.md §4's guarantees."""
+"""Exact resume, preemption (SIGTERM, stdin EOF) and torn checkpoints: the guarantees of docs/design.md#the-trainer-protocol."""
 
 import signal
 

@@ -17,7 +17,7 @@ import { stageObjects } from '../../kernel/stage.js';
 import { rawInputVersion, stepVersion } from '../../kernel/version.js';
 import { type CleanParams, type ColumnType } from './params.js';
 
-/** Bumped whenever this kind changes what it computes; part of the version (DESIGN.md §2). */
+/** Bumped whenever this kind changes what it computes; part of the version (docs/design.md#versions). */
 export const CLEAN_CODE_VERSION = 'clean-1';
 export const CLEAN_SQL = loadSqlDir(new URL('./sql/', import.meta.url));
 const ROW_GROUP_SIZE = 122_880;
@@ -78,7 +78,7 @@ export async function describeClean(conn: DuckDBConnection, control: StepControl
 }
 
 /**
- * The version of a clean step (DESIGN.md §2). Partitioning is left out: batch sizes and bucket counts change the
+ * The version of a clean step (docs/design.md#versions). Partitioning is left out: batch sizes and bucket counts change the
  * file layout, not the rows, so a partitioned and an unpartitioned run of the same spec share one version.
  */
 export function cleanVersion(dataset: string, objects: ObjectInfo[], params: CleanParams) {
@@ -96,7 +96,7 @@ export function cleanManifests(lake: LakeStorage, o: {
 }): Manifest[] {
   const { dataset, version, inputVersion, cleanRel, rejectsRel, outcome, cleanFiles, rejectFiles, cleanSchema, rejectSchema } = o;
   const { partitions: _layoutOnly, ...params } = o.params;
-  // Conservation, checked on what was actually written (DESIGN.md §2).
+  // Conservation, checked on what was actually written (docs/design.md#manifests).
   const writtenClean = cleanFiles.reduce((s, f) => s + f.rows, 0);
   const writtenRejects = rejectFiles.reduce((s, f) => s + f.rows, 0);
   if (writtenClean !== outcome.rowsClean || writtenRejects !== outcome.rowsRejected || outcome.rowsIn !== writtenClean + writtenRejects) {

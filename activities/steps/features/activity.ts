@@ -17,12 +17,12 @@ import type { StepResult } from '../../../contracts/step-result.js';
 import { cleanDefaultsOf } from '../clean/defaults.js';
 import { type FeaturesParams } from './params.js';
 
-/** Bumped whenever this kind changes what it computes; part of the version (DESIGN.md §2). */
+/** Bumped whenever this kind changes what it computes; part of the version (docs/design.md#versions). */
 export const FEATURES_CODE_VERSION = 'features-1';
 export const FEATURES_SQL = loadSqlDir(new URL('./sql/', import.meta.url));
 export const SPLITS = ['train', 'val', 'test'] as const;
 
-/** What the features manifest adds to DESIGN.md §2's fields; the trainer reads these. */
+/** What the features manifest adds to the common fields (docs/design.md#manifests); the trainer reads these. */
 export interface FeaturesManifestExtra {
   output: 'features';
   dataset: string;
@@ -80,7 +80,7 @@ function checkFeaturesColumns(p: FeaturesParams, input: Manifest, uri: string) {
   }
 }
 
-/** The features manifest (DESIGN.md §2 plus FeaturesManifestExtra), the same whether one activity or many wrote the files. */
+/** The features manifest (docs/design.md#manifests plus FeaturesManifestExtra), the same whether one activity or many wrote the files. */
 export function featuresManifest(o: {
   version: string; dataset: string; params: FeaturesParams; input: string; files: ManifestFile[];
   schema: { name: string; type: string }[]; splits: Record<(typeof SPLITS)[number], number>;

@@ -7,7 +7,7 @@ export const TaskSchema = z.enum(['text-classification', 'sequence-classificatio
 
 export const FeaturesParamsSchema = z
   .object({
-    /** `sequence-classification` (DESIGN.md §4's name) is accepted as a synonym of `text-classification`. */
+    /** `sequence-classification` (the trainer protocol's name, docs/design.md#the-trainer-protocol) is accepted as a synonym of `text-classification`. */
     task: TaskSchema,
     textColumn: columnName.default('text'),
     labelColumn: columnName.default('label'),

@@ -19,7 +19,7 @@ import { cleanDefaultsOf, type CleanDefaults } from '../clean/defaults.js';
 import type { SqlParamValue } from './params.js';
 import { readSqlFile } from './file.js';
 
-/** Bumped whenever this kind changes what it computes; part of the version (DESIGN.md §2). */
+/** Bumped whenever this kind changes what it computes; part of the version (docs/design.md#versions). */
 export const SQL_STEP_CODE_VERSION = 'sql-1';
 const ROW_GROUP_SIZE = 122_880;
 const OUTPUT_TABLE = '__lf_sql_output';

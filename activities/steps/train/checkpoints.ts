@@ -5,7 +5,7 @@ import type { LakeStorage } from '../../lake/types.js';
 import { lakeJoin } from '../../lake/paths.js';
 
 /**
- * Trainer checkpoints in the lake: `checkpoints/<runId>/<step>/step-N/` (DESIGN.md §2).
+ * Trainer checkpoints in the lake: `checkpoints/<runId>/<step>/step-N/` (docs/design.md#layout).
  *
  * A checkpoint directory in the lake is complete when its marker `_checkpoint.json` is there: it is uploaded last,
  * listing every file and size, so a worker that died half-way through an upload leaves no usable-looking checkpoint

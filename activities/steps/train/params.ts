@@ -9,7 +9,7 @@ export const ResourcesSchema = z.strictObject({
 });
 export type Resources = z.infer<typeof ResourcesSchema>;
 
-/** The train step's `with:` parameters. `hparams` are the trainer's own (DESIGN.md §4), passed through. */
+/** The train step's `with:` parameters. `hparams` are the trainer's own (docs/design.md#the-trainer-protocol), passed through. */
 export const TrainParamsSchema = z.strictObject({
   /** Default: the features publication's task. */
   task: TaskSchema.optional(),
