@@ -1,9 +1,6 @@
 // A typed builder for pipeline specs, for people who declare pipelines in TypeScript instead of YAML.
 // It produces exactly the object a YAML file would parse to; startPipeline validates it the same way.
 import type { PipelineSpecInput } from '../contracts/spec.js';
-import type { CleanParamsInput, FeaturesParamsInput, SqlParamsInput } from '../activities/steps/index.js';
-import type { TrainParamsInput, EvaluateParams, PromoteParams } from '../activities/steps/index.js';
-
 import type { StepKind } from '../activities/steps/registry.js';
 import type { ParamsOf } from '../contracts/step-input.js';
 export type { ParamsOf } from '../contracts/step-input.js';

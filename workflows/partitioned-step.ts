@@ -13,7 +13,7 @@ import { CancellationScope, executeChild, proxyActivities, workflowInfo, type Ac
 import type { StepResult } from '../contracts/step-result.js';
 import { childPriority } from './priority.js';
 import type {
-  CleanBucketResult, FeaturesBatchResult, IqrFences, PartitionedCleanPlan, PartitionedFeaturesPlan, ShuffleCleanBatchResult,
+  CleanBucketResult, FeaturesBatchResult, ShuffleCleanBatchResult,
 } from '../activities/steps/index.js';
 
 type Params = Record<string, unknown>;

@@ -27,7 +27,7 @@ import {
   type CleanOutcome, type IqrFences,
 } from './activity.js';
 import { varcharList, withConnection, type EtlDeps } from '../../duckdb/files.js';
-import { openActivity, openStepLake, parseInput, stepControl } from '../../kernel/input.js';
+import { openActivity, openStepLake, parseInput } from '../../kernel/input.js';
 import { cachedResult, publishOutputs, withWorkDirs } from '../../kernel/publish.js';
 import { stageObjects } from '../../kernel/stage.js';
 import { WorkKeySchema, cutBatches, gatherParts, pad, removeTmp, workArea } from '../../kernel/partitions.js';

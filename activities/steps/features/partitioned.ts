@@ -16,7 +16,7 @@ import { datasetName, lakeJoin, type LakeStorage } from '../../lake/index.js';
 import { FeaturesParamsSchema, type FeaturesParams } from './params.js';
 import { SPLITS, computeFeatures, featuresManifest, featuresVersion, resolveDefaults } from './activity.js';
 import { parquetRows, parquetSchema, withConnection, type EtlDeps } from '../../duckdb/files.js';
-import { openActivity, openStepLake, parseInput, resolveInput, stepControl } from '../../kernel/input.js';
+import { openActivity, resolveInput } from '../../kernel/input.js';
 import { cachedResult, describeOutput, publishOutputs, resultOf, withWorkDirs } from '../../kernel/publish.js';
 import { stageObjects } from '../../kernel/stage.js';
 import { verifyPublished } from '../../lake/index.js';
