@@ -29,6 +29,8 @@ export type StepPlan<S> = { version: string; outputs: string[]; state: S } | { r
 
 export interface StepImpl<K extends StepKind, D, S = undefined> {
   kind: K;
+  /** The kind's declaration; default the registry's entry for `kind` (a project's own kinds bring theirs). */
+  definition?: StepDefinition;
   plan(c: StepContext<K, D>): Promise<StepPlan<S>>;
   /** Computes into `workDirs` (one per planned output, same order) and returns their manifests. */
   compute(c: StepContext<K, D> & { version: string; outputs: string[]; workDirs: string[]; state: S }): Promise<Manifest[]>;
@@ -47,8 +49,8 @@ export async function probeStep<K extends StepKind, D extends LakeDeps, S>(impl:
 }
 
 async function prepare<K extends StepKind, D extends LakeDeps, S>(impl: StepImpl<K, D, S>, deps: D, raw: unknown) {
-  const def = REGISTRY[impl.kind];
-  const input = parseInput(stepInputSchema(def as unknown as StepDefinition), raw, impl.kind) as ParsedStepInput<K>;
+  const def = impl.definition ?? (REGISTRY[impl.kind] as unknown as StepDefinition);
+  const input = parseInput(stepInputSchema(def), raw, impl.kind) as ParsedStepInput<K>;
   const lake = openStepLake(deps, input.lake);
   const control = stepControl(deps);
   const upstream: Record<string, ResolvedInput> = {};
