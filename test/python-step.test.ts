@@ -155,7 +155,7 @@ describe('python steps through the kernel', () => {
     const env2 = new MockActivityEnvironment({ attempt: 2, heartbeatTimeoutMs: 30_000 });
     const resumedAt: number[] = [];
     env2.on('heartbeat', (d: PythonHeartbeat) => { if (typeof d.resumed_from_step === 'number') resumedAt.push(d.resumed_from_step); });
-    const r = await env2.run(runPythonStep, counter, deps, input);
+    const r = (await env2.run(runPythonStep, counter, deps, input)) as StepResult;
     const m = (await readManifest(tl.lake, tl.lake.relative(r.uri)))!;
     const rows = cleanRows.length;
     expect(m.metrics).toMatchObject({ steps: 30, attempts: 2, total: rows * ((30 * 31) / 2), cuda_visible: 0 });
