@@ -15,6 +15,7 @@ import { readManifest } from '../activities/lake/index.js';
 import { loadConfig } from '../activities/common/config.js';
 import { CPU_SLOT, SlotAllocator } from '../activities/trainer/slots.js';
 import { runPythonStep } from '../activities/steps/python/activity.js';
+import { resolvePython } from '../activities/steps/python/script.js';
 import type { PythonHeartbeat } from '../activities/steps/python/activity.js';
 import type { PythonStep, PythonStepDeps } from '../activities/steps/python/types.js';
 import type { StepResult } from '../contracts/step-result.js';
@@ -203,5 +204,16 @@ describe('python steps through the kernel', () => {
     expect(linked.message).toContain('outside the project');
     const params = await failureOf(runPythonStep(misbehaving, deps, inputOf('x', { mode: 'nope' })));
     expect(params.type).toBe('InvalidPipeline');
+  });
+});
+
+describe('the python step interpreter', () => {
+  it('is deps.python, else the project venv, else LAKEFORGE_PYTHON, else the lakeforge venv', () => {
+    const base = { projectRoot: '/p', home: '/h' };
+    expect(resolvePython({ ...base, python: '/x/python', venv: '.venv' }, {})).toBe('/x/python');
+    expect(resolvePython({ ...base, venv: '.venv' }, { LAKEFORGE_PYTHON: '/y/python' })).toBe('/p/.venv/bin/python');
+    expect(resolvePython({ ...base, venv: '/abs/venv' }, {})).toBe('/abs/venv/bin/python');
+    expect(resolvePython(base, { LAKEFORGE_PYTHON: '/y/python' })).toBe('/y/python');
+    expect(resolvePython(base, {})).toBe('/h/venv/bin/python');
   });
 });
