@@ -256,7 +256,84 @@ export type EvalEvent = z.infer<typeof EvalEventSchema>;
 export type DoneEvent = z.infer<typeof DoneEventSchema>;
 export type ErrorEvent = z.infer<typeof ErrorEventSchema>;
 
-/** Exit codes (docs/design.md#the-trainer-protocol). Anything else is a crash. */
+// ---------------------------------------------------------------------------------------------
+// A user's Python step (`uses: <python step>`): its step.json and its stdout events. The same process contract as the
+// trainer (exit codes, stdin pipe, JSON lines); the helper module lakeforge_trainer/step.py mirrors these.
+// ---------------------------------------------------------------------------------------------
+
+/** One upstream role, staged: `dir` holds the publication's files under their paths (`split=train/part-0.parquet`). */
+export const PythonStepInputSchema = z.strictObject({
+  dir: z.string().min(1),
+  /** Local paths of the publication's Parquet files, in manifest order. */
+  files: z.array(z.string()),
+  /** The upstream `_manifest.json`, as published. */
+  manifest: z.record(z.string(), z.unknown()),
+  uri: z.string(),
+  version: z.string(),
+});
+
+export const PythonStepConfigSchema = z.strictObject({
+  /** The pipeline step's name and the project kind it runs. */
+  step: z.string().min(1),
+  kind: z.string().min(1),
+  run_id: z.string().min(1),
+  dataset: z.string().min(1),
+  attempt: posInt(),
+  /** Absolute path of the script being run. */
+  script: z.string().min(1),
+  /** The step's `with:`, validated by its zod schema, defaults applied. */
+  params: z.record(z.string(), z.unknown()),
+  inputs: z.record(z.string(), PythonStepInputSchema),
+  /** The one directory the script may write its outputs into; published as the step's output. */
+  work_dir: z.string().min(1),
+  /** GPU queue only: where to write `step-N/` checkpoints (synced to the lake); null on the ETL queue. */
+  checkpoint_dir: z.string().nullable().default(null),
+  /** A `step-N` checkpoint directory to resume from (a retry after a preemption or a crash), or null. */
+  resume_from: z.string().nullable().default(null),
+  keep_last: posInt().default(2),
+  device: z.strictObject({
+    queue: z.enum(['etl', 'gpu']),
+    /** The slot held (a GPU index, `cpu`), null on the ETL queue. */
+    slot: z.string().nullable(),
+    kind: z.enum(['gpu', 'cpu']),
+    cuda_visible_devices: z.string(),
+  }),
+});
+export type PythonStepConfig = z.infer<typeof PythonStepConfigSchema>;
+export type PythonStepConfigInput = z.input<typeof PythonStepConfigSchema>;
+
+const scalar = z.union([z.number(), z.string(), z.boolean(), z.null()]);
+
+export const StepStartedEventSchema = z.object({
+  event: z.literal('started'),
+  ...base,
+  device: z.string(),
+  pid: int(),
+  resumed_from_step: int().min(0).nullable(),
+});
+
+/** What the script reports, as it likes: scalars only; `step`/`total_steps` (integers) drive the progress bar. */
+export const StepProgressEventSchema = z
+  .object({ event: z.literal('progress'), ...base, step: int().min(0).optional(), total_steps: int().min(0).optional() })
+  .catchall(scalar);
+
+export const StepDoneEventSchema = z.object({
+  event: z.literal('done'),
+  ...base,
+  metrics: MetricsSchema,
+});
+
+export const PythonStepEventSchema = z.discriminatedUnion('event', [
+  StepStartedEventSchema,
+  StepProgressEventSchema,
+  CheckpointEventSchema,
+  StepDoneEventSchema,
+  ErrorEventSchema,
+]);
+export type PythonStepEvent = z.infer<typeof PythonStepEventSchema>;
+export type StepProgressEvent = z.infer<typeof StepProgressEventSchema>;
+
+/** Exit codes of docs/design.md#the-trainer-protocol. Anything else is a crash. */
 export const TrainerExitCode = { Done: 0, BadInput: 2, Preempted: 75 } as const;
 
 /**
@@ -275,15 +352,18 @@ export function parseTrainerEvent(line: string): TrainerEvent | undefined {
 }
 
 /** JSON Schemas for the Python side. run.json is read with defaults optional (`io: 'input'`). */
-export function trainerJsonSchemas(): { run: Record<string, unknown>; event: Record<string, unknown> } {
-  const run = z.toJSONSchema(RunConfigSchema, { io: 'input' }) as Record<string, unknown>;
-  const event = z.toJSONSchema(TrainerEventSchema, {
-    io: 'output',
-    override: (ctx) => {
+export function trainerJsonSchemas(): { run: Record<string, unknown>; event: Record<string, unknown>; stepConfig: Record<string, unknown>; stepEvent: Record<string, unknown> } {
+  const strict = {
+    io: 'output' as const,
+    override: (ctx: { jsonSchema: unknown }) => {
       // Strict for the emitter: every field the trainer writes must be declared here. Records keep theirs.
       const s = ctx.jsonSchema as Record<string, unknown>;
       if (s.type === 'object' && s.properties && s.additionalProperties === undefined) s.additionalProperties = false;
     },
-  }) as Record<string, unknown>;
-  return { run, event };
+  };
+  const run = z.toJSONSchema(RunConfigSchema, { io: 'input' }) as Record<string, unknown>;
+  const event = z.toJSONSchema(TrainerEventSchema, strict) as Record<string, unknown>;
+  const stepConfig = z.toJSONSchema(PythonStepConfigSchema, { io: 'input' }) as Record<string, unknown>;
+  const stepEvent = z.toJSONSchema(PythonStepEventSchema, strict) as Record<string, unknown>;
+  return { run, event, stepConfig, stepEvent };
 }

@@ -11,8 +11,10 @@ import { trainerJsonSchemas } from '../contracts/trainer-protocol.js';
 const SCHEMA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'trainer', 'lakeforge_trainer', 'schema');
 
 export function renderTrainerSchemas(): Record<string, string> {
-  const { run, event } = trainerJsonSchemas();
+  const { run, event, stepConfig, stepEvent } = trainerJsonSchemas();
   return {
+    'step-config.schema.json': JSON.stringify({ title: 'lakeforge python step step.json', ...stepConfig }, null, 2) + '\n',
+    'step-event.schema.json': JSON.stringify({ title: 'lakeforge python step stdout event', ...stepEvent }, null, 2) + '\n',
     'run.schema.json': JSON.stringify({ title: 'lakeforge trainer run.json', ...run }, null, 2) + '\n',
     'event.schema.json': JSON.stringify({ title: 'lakeforge trainer stdout event', ...event }, null, 2) + '\n',
   };

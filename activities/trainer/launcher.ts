@@ -1,4 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
+import type { z } from 'zod';
 import { createInterface } from 'node:readline';
 import type { DoneEvent, ErrorEvent, TrainerEvent } from '../../contracts/trainer-protocol.js';
 import { TrainerEventSchema } from '../../contracts/trainer-protocol.js';
@@ -20,6 +21,10 @@ export interface LaunchOptions {
   stderrTailLines?: number;
   /** Several data-parallel ranks under torch.distributed.run; absent: the one plain trainer process. */
   torchrun?: TorchrunOptions;
+  /** Replaces `-m lakeforge_trainer <mode> --config <path>`: a user's Python step runs its own script. */
+  argv?: string[];
+  /** Replaces the trainer's event schema (a Python step speaks PythonStepEventSchema); same `done`/`error` names. */
+  eventSchema?: z.ZodType<{ event: string }>;
 }
 
 export interface TrainerExit {
@@ -108,7 +113,7 @@ export function launchTrainer(opts: LaunchOptions): TrainerProcess {
     if (stderrTail.length > tailMax) stderrTail.shift();
   };
 
-  const child: ResultPromise = execa(opts.python, trainerArgv(opts.mode, opts.configPath, opts.torchrun), {
+  const child: ResultPromise = execa(opts.python, opts.argv ?? trainerArgv(opts.mode, opts.configPath, opts.torchrun), {
     cwd: opts.cwd,
     env: opts.env,
     extendEnv: false,
@@ -144,7 +149,7 @@ export function launchTrainer(opts: LaunchOptions): TrainerProcess {
         keep(`[stdout, not JSON] ${line}`);
         return;
       }
-      const parsed = TrainerEventSchema.safeParse(value);
+      const parsed = (opts.eventSchema ?? TrainerEventSchema).safeParse(value) as z.ZodSafeParseResult<TrainerEvent>;
       if (!parsed.success) {
         invalidLines++;
         keep(`[stdout, not a protocol event: ${parsed.error.issues[0]?.message ?? 'invalid'}] ${line}`);

@@ -3,7 +3,7 @@ import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
 import { badInput, preempted, schemaMismatch, trainerCrashed } from '../../contracts/failures.js';
 import type { TrainerEvent } from '../../contracts/trainer-protocol.js';
 import { TrainerExitCode } from '../../contracts/trainer-protocol.js';
-import { launchTrainer, type TrainerExit, type TrainerMode } from './launcher.js';
+import { launchTrainer, type LaunchOptions, type TrainerExit, type TrainerMode } from './launcher.js';
 import type { Slot } from './slots.js';
 import type { TorchrunOptions } from './distributed.js';
 
@@ -68,6 +68,10 @@ export interface SuperviseOptions {
   drain?: () => Promise<void>;
   /** Data-parallel ranks (the slot is then a combined one: CUDA_VISIBLE_DEVICES lists every GPU held). */
   torchrun?: TorchrunOptions;
+  /** A user's Python step: its argv, event schema and working directory (see LaunchOptions). */
+  argv?: LaunchOptions['argv'];
+  eventSchema?: LaunchOptions['eventSchema'];
+  cwd?: string;
 }
 
 export type SuperviseOutcome = { exit: TrainerExit; cancelled?: CancelledFailure };
@@ -83,10 +87,12 @@ export async function superviseTrainer(o: SuperviseOptions): Promise<SuperviseOu
     python: o.python,
     mode: o.mode,
     configPath: o.configPath,
-    cwd: o.trainerDir,
+    cwd: o.cwd ?? o.trainerDir,
     env: trainerEnv(o.slot, o.trainerDir, o.env),
     onEvent: o.onEvent,
     torchrun: o.torchrun,
+    argv: o.argv,
+    eventSchema: o.eventSchema,
   });
   o.onStart?.(proc.pid);
   const stop = () => void proc.terminate(o.graceMs);
@@ -106,23 +112,23 @@ export async function superviseTrainer(o: SuperviseOptions): Promise<SuperviseOu
 }
 
 /** docs/design.md#failures and #the-trainer-protocol: 0 → done; 2 → BadInput (SchemaMismatch for a missing column); 75 → Preempted; else TrainerCrashed. */
-export function failureOf(exit: TrainerExit, what: string): ApplicationFailure | null {
+export function failureOf(exit: TrainerExit, what: string, who = 'the trainer'): ApplicationFailure | null {
   const tail = exit.stderrTail.slice(-20).join('\n');
   if (exit.exitCode === TrainerExitCode.Done) {
     if (exit.done) return null;
-    return trainerCrashed(`${what}: the trainer exited 0 without a done event\n${tail}`, { exitCode: 0, stderrTail: exit.stderrTail });
+    return trainerCrashed(`${what}: ${who} exited 0 without a done event\n${tail}`, { exitCode: 0, stderrTail: exit.stderrTail });
   }
   if (exit.exitCode === TrainerExitCode.BadInput) {
-    const msg = exit.error?.message ?? (tail || 'the trainer rejected its input');
+    const msg = exit.error?.message ?? (tail || `${who} rejected its input`);
     const details = { reason: exit.error?.reason, file: exit.error?.file, column: exit.error?.column };
     return exit.error?.reason === 'missing_column' ? schemaMismatch(`${what}: ${msg}`, details) : badInput(`${what}: ${msg}`, details);
   }
   if (exit.exitCode === TrainerExitCode.Preempted) {
-    return preempted(`${what}: the trainer checkpointed and exited (preempted)`, { exitCode: 75 });
+    return preempted(`${what}: ${who} checkpointed and exited (preempted)`, { exitCode: 75 });
   }
   const how = exit.signal ? `was killed by ${exit.signal}` : exit.exitCode === null ? 'could not be started' : `exited with code ${exit.exitCode}`;
   const msg = exit.error?.message ? `: ${exit.error.message}` : '';
-  return trainerCrashed(`${what}: the trainer ${how}${msg}\n--- stderr (last lines) ---\n${tail}`, {
+  return trainerCrashed(`${what}: ${who} ${how}${msg}\n--- stderr (last lines) ---\n${tail}`, {
     exitCode: exit.exitCode, signal: exit.signal, stderrTail: exit.stderrTail,
   });
 }

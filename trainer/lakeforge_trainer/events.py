@@ -59,18 +59,20 @@ class Emitter:
         return obj
 
 
-def event_validator() -> Callable[[dict], None]:
-    """A validator against the generated event.schema.json (used by tests and LAKEFORGE_TRAINER_VALIDATE_EVENTS=1)."""
+def event_validator(schema: str = "event") -> Callable[[dict], None]:
+    """A validator against the generated event.schema.json (used by tests and LAKEFORGE_TRAINER_VALIDATE_EVENTS=1).
+
+    `step-event`: the events of a user's Python step (lakeforge_trainer.step)."""
     import jsonschema
 
     from .schemas import load_schema
 
-    validator = jsonschema.Draft202012Validator(load_schema("event"))
+    validator = jsonschema.Draft202012Validator(load_schema(schema))
 
     def check(obj: dict) -> None:
         errors = sorted(validator.iter_errors(obj), key=lambda e: list(e.path))
         if errors:
-            raise AssertionError(f"event does not match event.schema.json: {errors[0].message}: {obj}")
+            raise AssertionError(f"event does not match {schema}.schema.json: {errors[0].message}: {obj}")
 
     return check
 
