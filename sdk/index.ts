@@ -9,6 +9,8 @@ export {
   createPipelineSchedule, listPipelineSchedules, describePipelineSchedule, describeTiming, defaultScheduleId,
   OVERLAP_POLICIES, type OverlapPolicy, type PipelineScheduleOptions, type PipelineScheduleInfo,
 } from '../cli/schedules.js';
+// The zod lakeforge validates with: step params declared with it are checked by the same library.
+export { z } from 'zod';
 export { defineStep, defineProject, pythonStep } from '../activities/steps/user/define.js';
 export type { TsStep, PythonStep, ProjectConfig } from '../activities/steps/user/define.js';
 export { connectClient, temporalConnectionOptions } from '../activities/common/temporal-connection.js';
