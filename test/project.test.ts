@@ -141,7 +141,7 @@ describe('a lakeforge project outside the repository, from the packed tarball', 
     const outside = join(tmp, 'outside.sql');
     writeFileSync(outside, 'SELECT * FROM input');
     symlinkSync(outside, join(project, 'sql', 'escape.sql'));
-    const spec = readFileSync(join(project, 'pipelines', 'example.yaml'), 'utf8').replace('sql/keep_long_texts.sql', 'sql/escape.sql');
+    const spec = readFileSync(join(project, 'pipelines', 'example.yaml'), 'utf8').replace('file: sql/keep_long_texts.sql', 'file: sql/escape.sql');
     writeFileSync(join(project, 'pipelines', 'escape.yaml'), spec);
     const bad = await lf(['validate', 'pipelines/escape.yaml']);
     expect(bad.code, show(bad)).toBe(2);
