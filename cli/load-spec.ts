@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
 import { formatPath, validatePipeline, type PipelinePlan, type SpecError } from '../workflows/spec/validate.js';
+import { projectKinds, type LoadedProject } from '../activities/steps/user/define.js';
 import { lookupSqlFile } from '../activities/steps/sql/file.js';
 
 export interface LocatedSpecError extends SpecError {
@@ -47,7 +48,7 @@ export function sqlFileErrors(plan: PipelinePlan, root?: string): SpecError[] {
   });
 }
 
-export function parsePipelineText(text: string, file = '<spec>'): PipelinePlan {
+export function parsePipelineText(text: string, file = '<spec>', project?: LoadedProject): PipelinePlan {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true });
   if (doc.errors.length) {
@@ -55,8 +56,9 @@ export function parsePipelineText(text: string, file = '<spec>'): PipelinePlan {
       path: [], message: e.message.split('\n')[0], line: e.linePos?.[0].line, column: e.linePos?.[0].col,
     })));
   }
-  const result = validatePipeline(doc.toJS());
-  const errors = result.ok ? sqlFileErrors(result.plan) : result.errors;
+  const raw = doc.toJS();
+  const result = validatePipeline(raw, Array.isArray(raw?.steps) ? projectKinds(raw, project) : {});
+  const errors = result.ok ? sqlFileErrors(result.plan, project?.root) : result.errors;
   if (result.ok && errors.length === 0) return result.plan;
   throw new InvalidPipelineError(file, errors.map((e) => {
     const node = nodeAt(doc, e.path);
@@ -65,12 +67,12 @@ export function parsePipelineText(text: string, file = '<spec>'): PipelinePlan {
   }));
 }
 
-export function loadPipelineFile(file: string): PipelinePlan {
+export function loadPipelineFile(file: string, project?: LoadedProject): PipelinePlan {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new InvalidPipelineError(file, [{ path: [], message: `cannot read the file: ${(err as Error).message}` }]);
   }
-  return parsePipelineText(text, file);
+  return parsePipelineText(text, file, project);
 }

@@ -17,6 +17,7 @@ Environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), LA
 LAKEFORGE_GPU_TASK_QUEUE, LAKEFORGE_DEBUG=1 (stack traces). Exit codes: 0 success, 1 run failed, 2 invalid input.
 
 Examples:
+  lakeforge init my-project
   lakeforge server start
   lakeforge worker &
   lakeforge run examples/pipelines/reviews.yaml --wait
@@ -25,6 +26,29 @@ Examples:
   // Subcommands inherit exitOverride so usage errors come back to main() and exit 2.
   const sub = (parent: Command, name: string) => parent.command(name).exitOverride();
   const act = <A extends unknown[]>(fn: (...args: A) => number | Promise<number>) => async (...args: A) => setCode(await fn(...args));
+
+  sub(program, 'init')
+    .description('scaffold a lakeforge project: lakeforge.config.ts, pipelines/, sql/, steps/, package.json, README')
+    .argument('<dir>')
+    .option('--lakeforge <spec>', 'the lakeforge dependency: a version or range, or a path to a tarball from `npm pack` (default: this version)')
+    .option('--force', 'scaffold into a directory that is not empty (overwrites the scaffold\'s own files)')
+    .action(act(async (dir: string, o: { lakeforge?: string; force?: boolean }) => (await import('./commands/init.js')).initCommand(dir, o)));
+
+  sub(program, 'setup')
+    .description('create the trainer\'s Python venv ($LAKEFORGE_HOME/venv, default .lakeforge/venv) from the trainer in this package')
+    .option('--python <path>', 'the Python to create the venv with (default python3)')
+    .option('--extras <list>', 'trainer extras to install too, e.g. lora')
+    .action(act(async (o: { python?: string; extras?: string }) => (await import('./commands/setup.js')).setupCommand(o)));
+
+  sub(program, 'generate')
+    .description('write a deterministic dirty sample dataset into the lake (raw/<dataset>/); kept if already there')
+    .argument('<dataset>')
+    .option('-n, --rows <n>', 'rows', '4000')
+    .option('--seed <n>', 'random seed', '42')
+    .option('--task <task>', 'text (text classification) or ner (token classification)', 'text')
+    .option('--lake <uri>', 'lake root; default the project\'s, else LAKEFORGE_LAKE')
+    .option('--force', 'regenerate a dataset that is already there')
+    .action(act(async (dataset: string, o: { rows: string; seed: string; task: string; lake?: string; force?: boolean }) => (await import('./commands/generate.js')).generateCommand(dataset, o)));
 
   sub(program, 'validate')
     .description('check a pipeline spec without running anything (exit 2 with the field and line at fault)')

@@ -12,7 +12,7 @@ import type { PipelineProgress } from '../contracts/progress.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus } from '../contracts/search-attributes.js';
 import { InvalidPipelineError, sqlFileErrors } from './load-spec.js';
 import { readSqlFile } from '../activities/steps/sql/file.js';
-import { userKindOf, type LoadedProject } from '../activities/steps/user/define.js';
+import { projectKinds, type LoadedProject } from '../activities/steps/user/define.js';
 import { liveProgress } from './live-progress.js';
 import { rejectedCancel } from './cancel-answer.js';
 
@@ -33,12 +33,6 @@ export interface StartPipelineOptions {
   project?: LoadedProject;
 }
 
-/** The project's step kinds that `spec` uses: their declarations for the run's input, their schemas for validation. */
-export function projectKinds(spec: PipelineSpecInput, project: LoadedProject | undefined) {
-  const used = new Set(spec.steps.map((s) => s.uses));
-  const steps = (project?.config.steps ?? []).filter((s) => used.has(s.name));
-  return { kinds: steps.map(userKindOf), paramSchemas: Object.fromEntries(steps.map((s) => [s.name, s.params])) };
-}
 
 /** docs/design.md#temporal-names: lakeforge/<pipeline>/<runKey>. */
 export function pipelineWorkflowId(pipeline: string, runKey: string): string {

@@ -6,11 +6,15 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve, dirname, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { userRoot } from './user-root.mjs';
+
+/** The lakeforge package's own root (this checkout, or node_modules/lakeforge when installed). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** LAKEFORGE_HOME; a relative one (default `.lakeforge`) is under the user's project, not inside node_modules. */
 export function lakeforgeHome(env = process.env) {
   const home = env.LAKEFORGE_HOME ?? '.lakeforge';
-  return isAbsolute(home) ? home : resolve(REPO_ROOT, home);
+  return isAbsolute(home) ? home : resolve(userRoot(env), home);
 }
 
 export const GO_TOOLS = {

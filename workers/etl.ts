@@ -1,6 +1,7 @@
 // The ETL worker: task queue lakeforge-etl, one DuckDB instance for the process.
 // Worker.run() drains in-flight tasks on SIGINT/SIGTERM before it returns (graceful shutdown).
 import { Worker } from '@temporalio/worker';
+import type { DuckDBInstance } from '@duckdb/node-api';
 import { loadConfig } from '../activities/common/config.js';
 import { connectWorker } from '../activities/common/temporal-connection.js';
 import { createDuckDb } from '../activities/duckdb/instance.js';
@@ -9,7 +10,13 @@ import { workflowCode } from './workflows-path.js';
 import { isMain } from './is-main.js';
 import { installMetricsRuntime, metricsActivityInterceptor } from './metrics.js';
 
-export async function createEtlWorker(opts: { taskQueue?: string } = {}) {
+export interface EtlWorkerOptions {
+  taskQueue?: string;
+  /** More activities on this queue (a project's own steps, workers/project.ts), given the worker's DuckDB. */
+  extraActivities?: (deps: { duckdb: DuckDBInstance }) => Record<string, (...args: never[]) => Promise<unknown>> | Promise<Record<string, (...args: never[]) => Promise<unknown>>>;
+}
+
+export async function createEtlWorker(opts: EtlWorkerOptions = {}) {
   const metricsPort = installMetricsRuntime();
   const connection = await connectWorker();
   const db = await createDuckDb();
@@ -18,7 +25,7 @@ export async function createEtlWorker(opts: { taskQueue?: string } = {}) {
     namespace: loadConfig().temporalNamespace,
     taskQueue: opts.taskQueue ?? loadConfig().etlTaskQueue,
     ...(await workflowCode()),
-    activities: etlActivities(db),
+    activities: { ...etlActivities(db), ...(await opts.extraActivities?.({ duckdb: db })) },
     // Only with metrics on: recording reads the step's manifests for the byte counts.
     ...(metricsPort ? { interceptors: { activity: [metricsActivityInterceptor] } } : {}),
     shutdownGraceTime: '30s',

@@ -20,6 +20,8 @@ export interface GpuWorkerOptions {
   /** SIGTERM→SIGKILL grace for a trainer asked to stop (default LAKEFORGE_TRAINER_GRACE_S or 60 s). */
   graceMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** More activities on this queue (a project's own steps, workers/project.ts), given the worker's slots. */
+  extraActivities?: (deps: { slots: SlotAllocator; shutdownSignal: AbortSignal; graceMs: number }) => Record<string, (...args: never[]) => Promise<unknown>> | Promise<Record<string, (...args: never[]) => Promise<unknown>>>;
 }
 
 export async function createGpuWorker(opts: GpuWorkerOptions = {}) {
@@ -37,7 +39,7 @@ export async function createGpuWorker(opts: GpuWorkerOptions = {}) {
     namespace: cfg.temporalNamespace,
     taskQueue,
     ...(await workflowCode()),
-    activities: gpuActivities({ slots, graceMs, shutdownSignal: shutdown.signal }),
+    activities: { ...gpuActivities({ slots, graceMs, shutdownSignal: shutdown.signal }), ...(await opts.extraActivities?.({ slots, shutdownSignal: shutdown.signal, graceMs })) },
     maxConcurrentActivityTaskExecutions: slots.slots.length,
     ...(metricsPort ? { interceptors: { activity: [metricsActivityInterceptor] } } : {}),
     // Keep the server's view of progress (and of the newest checkpoint) fresh even with a long heartbeat timeout.

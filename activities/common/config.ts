@@ -1,8 +1,10 @@
 import { resolve, isAbsolute, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { userRoot } from '../../infra/user-root.mjs';
 
-/** The repository root, so defaults do not depend on the current directory. */
+/** The lakeforge package's root (the trainer, built-in SQL); user files resolve against userRoot() instead. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { userRoot } from '../../infra/user-root.mjs';
 
 export const TASK_QUEUE_ETL = 'lakeforge-etl';
 export const TASK_QUEUE_GPU = 'lakeforge-gpu';
@@ -24,7 +26,7 @@ export interface LakeforgeConfig {
 
 export function lakeforgeHome(env: NodeJS.ProcessEnv = process.env): string {
   const home = env.LAKEFORGE_HOME ?? '.lakeforge';
-  return isAbsolute(home) ? home : resolve(REPO_ROOT, home);
+  return isAbsolute(home) ? home : resolve(userRoot(env), home);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): LakeforgeConfig {
@@ -36,7 +38,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LakeforgeConfi
   return {
     temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
     temporalNamespace: env.TEMPORAL_NAMESPACE ?? 'default',
-    lake: env.LAKEFORGE_LAKE ?? pathToFileURL(resolve(REPO_ROOT, '.lakeforge', 'lake')).href,
+    lake: env.LAKEFORGE_LAKE ?? pathToFileURL(resolve(userRoot(env), '.lakeforge', 'lake')).href,
     home,
     gpus: env.LAKEFORGE_GPUS,
     duckdbMemory: env.LAKEFORGE_DUCKDB_MEMORY || undefined,

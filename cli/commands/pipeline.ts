@@ -6,6 +6,7 @@ import type { PipelineSpecInput } from '../../contracts/spec.js';
 import type { PipelineProgress } from '../../contracts/progress.js';
 import { loadPipelineFile } from '../load-spec.js';
 import { startPipeline } from '../sdk.js';
+import { useProject, withProject } from '../project.js';
 import { failureMessage, tryProgress } from './runs.js';
 import { serverWaitMs, withServerRetry } from './retry.js';
 import { ProgressRenderer } from '../render/progress.js';
@@ -14,13 +15,14 @@ import { EXIT_FAILED, EXIT_OK, lakeOption, priorityOption, withClient, workflowU
 const print = (s = '') => process.stdout.write(`${s}\n`);
 
 export async function runCommand(file: string, opts: { wait?: boolean; lake?: string; runKey?: string; priority?: string }): Promise<number> {
-  const plan = loadPipelineFile(file);
+  const project = await useProject();
+  const plan = loadPipelineFile(file, project);
   const lake = lakeOption(opts.lake);
   const priority = priorityOption(opts.priority);
   // An explicit --lake wins over the spec's own lake.
   const spec = (lake ? { ...plan.spec, lake } : plan.spec) as PipelineSpecInput;
   return withClient(async (c) => {
-    const handle = await startPipeline(c.client, spec, { runKey: opts.runKey, priority });
+    const handle = await startPipeline(c.client, spec, withProject({ runKey: opts.runKey, priority }, project));
     print(`started ${handle.workflowId}`);
     print(`  Web UI: ${workflowUrl(c.namespace, handle.workflowId)}`);
     if (!opts.wait) {

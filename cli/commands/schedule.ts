@@ -31,7 +31,9 @@ export async function scheduleCreateCommand(file: string, opts: {
   cron?: string[]; every?: string; offset?: string; timezone?: string; overlap?: string; id?: string; lake?: string; paused?: boolean; note?: string; priority?: string;
 }): Promise<number> {
   const { loadPipelineFile } = await import('../load-spec.js');
-  const plan = loadPipelineFile(file);
+  const { useProject, withProject } = await import('../project.js');
+  const project = await useProject();
+  const plan = loadPipelineFile(file, project);
   if (!opts.cron?.length && !opts.every) throw usageError('schedule create needs --cron "<expr>" or --every <duration>');
   if (opts.every && !DURATION.test(opts.every)) throw usageError(`--every must be a duration such as 30m, 1h or 1d, got ${JSON.stringify(opts.every)}`);
   if (opts.offset && !DURATION.test(opts.offset)) throw usageError(`--offset must be a duration such as 5m, got ${JSON.stringify(opts.offset)}`);
@@ -43,9 +45,9 @@ export async function scheduleCreateCommand(file: string, opts: {
   return withClient(async (c) => {
     let handle;
     try {
-      handle = await createPipelineSchedule(c.client, spec, {
+      handle = await createPipelineSchedule(c.client, spec, withProject({
         scheduleId: opts.id, cron: opts.cron, every: opts.every, offset: opts.offset, timezone: opts.timezone, overlap, paused: opts.paused, note: opts.note, priority,
-      });
+      }, project));
     } catch (err) {
       if (isInvalidArgument(err)) throw new CliError('the server rejected the schedule', EXIT_INVALID, { cause: err });
       throw err;

@@ -1,11 +1,14 @@
 // validate <pipeline.yaml>: parse and check a spec; nothing touches the server (no Temporal client is loaded).
 import { loadPipelineFile } from '../load-spec.js';
 import { EXIT_OK } from './errors.js';
+import { useProject } from '../project.js';
 
 const print = (s = '') => process.stdout.write(`${s}\n`);
 
-export function validateCommand(file: string, opts: { json?: boolean }): number {
-  const plan = loadPipelineFile(file);
+export async function validateCommand(file: string, opts: { json?: boolean }): Promise<number> {
+  // In a project, `uses: sql` files resolve against its root.
+  const project = await useProject();
+  const plan = loadPipelineFile(file, project);
   if (opts.json) {
     print(JSON.stringify({ valid: true, pipeline: plan.spec.name, steps: plan.steps.map((s) => ({ name: s.name, kind: s.kind, needs: s.needs, model: s.model })) }, null, 2));
   } else {

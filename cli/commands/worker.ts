@@ -23,18 +23,26 @@ interface Running {
 export async function workerCommand(opts: { queues: string }): Promise<number> {
   const kinds = parseQueues(opts.queues);
   const log = (m: string) => process.stderr.write(`[lakeforge] ${m}\n`);
+  // In a project: its lake and queues, and its own steps beside the built-in kinds.
+  const project = await (await import('../project.js')).useProject();
+  const { projectActivities } = await import('../../workers/project.js');
   const { loadConfig } = await import('../../activities/common/config.js');
   const cfg = loadConfig();
-  log(`starting worker(s) for ${kinds.join(', ')} against ${cfg.temporalAddress} (bundling workflows…)`);
+  log(`starting worker(s) for ${kinds.join(', ')} against ${cfg.temporalAddress}${project ? ` for project ${project.root}` : ''} (bundling workflows…)`);
+  const extra = (kind: Kind) => async (deps: Record<string, unknown>) => {
+    const { activities, unserved } = await projectActivities(project, kind, deps);
+    if (unserved.length) log(`WARNING: this lakeforge cannot run project steps yet; not serving ${unserved.join(', ')} on ${kind}`);
+    return activities;
+  };
   // Imported lazily: DuckDB and the trainer launcher load only for the queues asked for.
   const running: Running[] = await Promise.all(kinds.map(async (kind): Promise<Running> => {
     if (kind === 'etl') {
       const { createEtlWorker } = await import('../../workers/etl.js');
-      const { worker, close } = await createEtlWorker({ taskQueue: cfg.etlTaskQueue });
+      const { worker, close } = await createEtlWorker({ taskQueue: cfg.etlTaskQueue, extraActivities: extra('etl') });
       return { kind, taskQueue: cfg.etlTaskQueue, worker, close };
     }
     const { createGpuWorker } = await import('../../workers/gpu.js');
-    const w = await createGpuWorker({ taskQueue: cfg.gpuTaskQueue });
+    const w = await createGpuWorker({ taskQueue: cfg.gpuTaskQueue, extraActivities: extra('gpu') });
     return { kind, taskQueue: w.taskQueue, worker: w.worker, close: w.close, preempt: w.preempt };
   }));
   const onSignal = (sig: string) => {

@@ -1,18 +1,19 @@
-// Custom SQL files of `uses: sql` steps: read from the repository's sql/ directory, never from anywhere else.
+// Custom SQL files of `uses: sql` steps: read from the sql/ directory of the user's project (the repository when
+// lakeforge runs from its own checkout), never from anywhere else.
 // Node I/O: used by the activity and by the CLI/SDK before a run starts, never by workflow code.
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute, sep } from 'node:path';
-import { REPO_ROOT } from '../../common/config.js';
+import { userRoot } from '../../common/config.js';
 import { invalidPipeline } from '../../../contracts/failures.js';
 import { SqlFilePathSchema } from './params.js';
 
 export type SqlFileLookup = { ok: true; path: string; text: string } | { ok: false; message: string };
 
 /**
- * Looks up `file` (e.g. `sql/custom/drop_short_reviews.sql`) under `root` (the repository): it must pass the pure
+ * Looks up `file` (e.g. `sql/custom/drop_short_reviews.sql`) under `root` (the project): it must pass the pure
  * path rules, exist as a regular file, and resolve (symlinks included) inside `<root>/sql`.
  */
-export function lookupSqlFile(file: string, root = REPO_ROOT): SqlFileLookup {
+export function lookupSqlFile(file: string, root = userRoot()): SqlFileLookup {
   const shape = SqlFilePathSchema.safeParse(file);
   if (!shape.success) return { ok: false, message: shape.error.issues[0].message };
   const sqlDir = join(root, 'sql');
@@ -32,7 +33,7 @@ export function lookupSqlFile(file: string, root = REPO_ROOT): SqlFileLookup {
 }
 
 /** The file's text, or InvalidPipeline naming the field (`with.file`). */
-export function readSqlFile(file: string, root = REPO_ROOT): { path: string; text: string } {
+export function readSqlFile(file: string, root = userRoot()): { path: string; text: string } {
   const r = lookupSqlFile(file, root);
   if (!r.ok) throw invalidPipeline(`with.file: ${r.message}`, { field: 'with.file', file });
   return r;

@@ -11,7 +11,8 @@ import { tsStepImpl } from './activity.js';
 
 /** What the worker shares with its project steps: its DuckDB (TS steps), and on the GPU worker its slots. */
 export interface ProjectStepDeps extends LakeDeps {
-  duckdb: DuckDBInstance;
+  /** Required by TypeScript steps (their inputs are DuckDB views); Python steps make one when they need it. */
+  duckdb?: DuckDBInstance;
   slots?: SlotAllocator;
   shutdownSignal?: AbortSignal;
   graceMs?: number;
@@ -23,7 +24,9 @@ export function userStepActivities(project: LoadedProject, deps: ProjectStepDeps
     if ((step.queue ?? 'etl') !== queue) continue;
     if (step.runtime === 'ts') {
       const impl = tsStepImpl(step as TsStep, userKindOf(step));
-      out[step.name] = (input) => runStep(impl, deps, input);
+      const { duckdb } = deps;
+      if (!duckdb) throw new Error(`step ${step.name}: a TypeScript step needs the worker's DuckDB instance`);
+      out[step.name] = (input) => runStep(impl, { ...deps, duckdb }, input);
     } else {
       // The worker's own slot allocator, so Python steps and train/evaluate share the GPUs.
       out[step.name] = (input) => runPythonStep(step, { ...deps, projectRoot: project.root, venv: project.config.python?.venv }, input);

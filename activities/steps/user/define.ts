@@ -142,3 +142,10 @@ export function userKindOf(step: UserStep): UserKind {
     paramsJsonSchema: z.toJSONSchema(step.params, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>,
   });
 }
+
+/** The project's step kinds a spec uses: their declarations for the run's input, their schemas for validation. */
+export function projectKinds(spec: { steps: { uses: string }[] }, project: { config: ProjectConfig } | undefined) {
+  const used = new Set(spec.steps.map((s) => s.uses));
+  const steps = (project?.config.steps ?? []).filter((s) => used.has(s.name));
+  return { kinds: steps.map(userKindOf), paramSchemas: Object.fromEntries(steps.map((s) => [s.name, s.params])) as Record<string, z.ZodType> };
+}
