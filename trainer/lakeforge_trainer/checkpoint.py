@@ -22,31 +22,13 @@ import torch
 from safetensors.torch import load_model, save_model
 
 from .errors import BadInput
+from .fsutil import fsync_dir as _fsync_dir, fsync_tree as _fsync_tree
 
 log = logging.getLogger("lakeforge_trainer.checkpoint")
 
 STATE_FILE = "trainer_state.json"
 _STEP_RE = re.compile(r"^step-(\d+)$")
 _TMP_RE = re.compile(r"^step-(\d+)\.tmp$")
-
-
-def _fsync_tree(root: Path) -> None:
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(dirpath))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def rng_state() -> dict:

@@ -1,4 +1,4 @@
-"""Checkpoints of a user's Python step: `step-N.tmp` written, fsynced, renamed to `step-N` (DESIGN.md §4).
+"""Checkpoints of a user's Python step: `step-N.tmp` written, fsynced, renamed to `step-N` (docs/design.md#the-trainer-protocol).
 
 Imports nothing heavy (no torch): a project's venv may have none of the trainer's dependencies.
 The runner counts a `step-N` directory as complete when its STATE_FILE is there (written last, inside the rename).
@@ -12,29 +12,11 @@ import re
 import shutil
 from pathlib import Path
 from typing import Callable
+from .fsutil import fsync_dir as _fsync_dir, fsync_tree as _fsync_tree
 
 # The same marker the trainer writes, so the runner's checkpoint sync and resume treat both alike.
 STATE_FILE = "trainer_state.json"
 _STEP_DIR = re.compile(r"^step-(\d+)$")
-
-
-def _fsync_tree(root: Path) -> None:
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(dirpath))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def mark_complete(path: Path, step: int) -> None:
