@@ -1,6 +1,6 @@
 """The helper a user's Python step imports: its config, its events, its checkpoints, its stops (docs/projects.md).
 
-A Python step runs like the trainer (DESIGN.md §4): `<venv python> <script> --config step.json`, JSON-lines events on
+A Python step runs like the trainer (docs/design.md#the-trainer-protocol): `<venv python> <script> --config step.json`, JSON-lines events on
 stdout, exit 0 (done), 2 (bad input), 75 (checkpointed on SIGTERM/SIGINT/parent death), anything else a crash.
 
     from lakeforge_trainer import step
