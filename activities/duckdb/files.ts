@@ -65,22 +65,6 @@ export function firstLine(err: unknown): string {
   return String((err as Error)?.message ?? err).split('\n')[0];
 }
 
-/**
- * Maps a DuckDB failure while reading input to BadInput naming the file when the error names one of ours
- * (a data page corrupt past an intact footer only shows while scanning), otherwise rethrows it.
- */
-export function mapReadError(err: unknown, files: { local: string; uri: string }[]): unknown {
-  if (err instanceof ApplicationFailure) return err;
-  const msg = String((err as Error)?.message ?? err);
-  if (/INTERRUPT/i.test(msg)) return err;
-  const f = files.find((x) => msg.includes(x.local));
-  if (f) return badInput(`input file ${f.uri} could not be read: ${firstLine(err)}`, { file: f.uri });
-  if (/parquet|Invalid Input|IO Error|Conversion Error|Invalid unicode|UTF-8/i.test(msg)) {
-    return badInput(`input could not be read: ${firstLine(err)}`);
-  }
-  return err;
-}
-
 /** Row count and schema of a Parquet file we wrote, for its manifest entry. */
 export async function parquetRows(conn: DuckDBConnection, control: StepControl, path: string): Promise<number> {
   const r = await queryRows(conn, control, 'manifest', 'SELECT num_rows FROM parquet_file_metadata($f)', { f: path });

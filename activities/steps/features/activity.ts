@@ -7,7 +7,7 @@ import { buildManifest, datasetName, type Manifest, type ManifestFile } from '..
 import { classifyDuckdbError } from '../../duckdb/errors.js';
 import { Params, loadSqlDir, quoteIdent, quoteLiteral, renderSql } from '../../duckdb/sql.js';
 import { queryRows, runStatement, type StepControl } from '../../duckdb/run.js';
-import { mapReadError, parquetRows, parquetSchema, varcharList, withConnection, type EtlDeps } from '../../duckdb/files.js';
+import { parquetRows, parquetSchema, varcharList, withConnection, type EtlDeps } from '../../duckdb/files.js';
 import { runStep, type StepImpl } from '../../kernel/lifecycle.js';
 import { stageObjects, type StagedFile } from '../../kernel/stage.js';
 import { describeOutput } from '../../kernel/publish.js';
@@ -128,7 +128,7 @@ export async function resolveDefaults(
     try {
       labels = (await queryRows(conn, control, 'labels', sql, { files: varcharList(files) })).map((r) => String(r.label));
     } catch (err) {
-      throw mapReadError(err, files.map((f) => ({ local: f, uri: f })));
+      throw await classifyDuckdbError(err, files.map((f) => ({ local: f, uri: f })), conn, 'reading the labels');
     }
     if (labels.length === 0) throw badInput('the clean input has no labels');
   }

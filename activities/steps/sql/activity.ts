@@ -10,7 +10,8 @@ import type { StepResult } from '../../../contracts/step-result.js';
 import { buildManifest, datasetName, lakeJoin } from '../../lake/index.js';
 import { quoteIdent, quoteLiteral } from '../../duckdb/sql.js';
 import { queryRows, runStatement, type StepControl } from '../../duckdb/run.js';
-import { firstLine, mapReadError, parquetRows, parquetSchema, withConnection, type EtlDeps } from '../../duckdb/files.js';
+import { firstLine, parquetRows, parquetSchema, withConnection, type EtlDeps } from '../../duckdb/files.js';
+import { classifyDuckdbError } from '../../duckdb/errors.js';
 import { runStep, type StepImpl } from '../../kernel/lifecycle.js';
 import { describeOutput } from '../../kernel/publish.js';
 import { stageObjects } from '../../kernel/stage.js';
@@ -117,13 +118,14 @@ export function bindSqlParams(bound: Record<string, SqlParamValue>): { values: R
 
 /**
  * A failure of the user's query is BadInput naming its file; a failure reading one of our input files names that
- * file instead. Cancellation, running out of memory or disk are not the query's fault and stay retryable.
+ * file instead, and running out of memory is ResourceExhausted naming the setting (duckdb/errors.ts). Cancellation
+ * and a full disk are not the query's fault and stay retryable.
  */
-function mapSqlError(err: unknown, file: string, files: Staged[], control: StepControl): unknown {
+async function mapSqlError(err: unknown, file: string, files: Staged[], control: StepControl, conn: DuckDBConnection): Promise<unknown> {
   if (err instanceof ApplicationFailure || control.signal?.aborted) return err;
   const msg = String((err as Error)?.message ?? err);
-  if (/INTERRUPT|Out of Memory|No space left/i.test(msg)) return err;
-  if (files.some((f) => msg.includes(f.local))) return mapReadError(err, files);
+  if (/INTERRUPT|No space left/i.test(msg)) return err;
+  if (/Out of Memory/i.test(msg) || files.some((f) => msg.includes(f.local))) return classifyDuckdbError(err, files, conn, `running ${file}`);
   return badInput(`SQL step ${file} failed: ${firstLine(err)}`, { file });
 }
 
@@ -137,7 +139,7 @@ async function computeSql(
   try {
     await runStatement(conn, control, 'input', inputViewSql(files));
   } catch (err) {
-    throw mapReadError(err, files);
+    throw await classifyDuckdbError(err, files, conn);
   }
   try {
     let extracted;
@@ -188,7 +190,7 @@ async function computeSql(
     if (Number(wrote.rowsChanged) !== rows) throw invariantViolated(`sql step: wrote ${wrote.rowsChanged} of ${rows} rows`);
     return rows;
   } catch (err) {
-    throw mapSqlError(err, file, files, control);
+    throw await mapSqlError(err, file, files, control, conn);
   } finally {
     await conn.run(`DROP TABLE IF EXISTS ${quoteIdent(OUTPUT_TABLE)}`).catch(() => {});
     await conn.run(`DROP VIEW IF EXISTS ${quoteIdent('input')}`).catch(() => {});
