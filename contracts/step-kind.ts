@@ -38,6 +38,8 @@ export interface StepDefinition<S extends z.ZodType = z.ZodType> {
 }
 
 /** Keeps the literal types of a declaration (its params schema and its input role names) for the activity types. */
-export function defineKind<S extends z.ZodType, const I extends Record<string, InputRole>>(d: StepDefinition<S> & { inputs: I }): StepDefinition<S> & { inputs: I } {
+export function defineKind<S extends z.ZodType, const I extends Record<string, InputRole>, const Q extends 'etl' | 'gpu'>(
+  d: StepDefinition<S> & { inputs: I; queue: Q },
+): StepDefinition<S> & { inputs: I; queue: Q } {
   return d;
 }

@@ -9,7 +9,7 @@ import { runStep, type StepImpl } from '../kernel/lifecycle.js';
 import { loadConfig } from '../common/config.js';
 import { resolveDeps, type GpuActivityDeps } from '../trainer/deps.js';
 import { createPartitionActivities } from './partition-activities.js';
-import type { StepKind } from './registry.js';
+import { REGISTRY, STEP_KINDS, type StepKind } from './registry.js';
 import { cleanStep } from './clean/activity.js';
 import { evaluateStep } from './evaluate/activity.js';
 import { featuresStep } from './features/activity.js';
@@ -35,31 +35,35 @@ function bind<K extends StepKind>(kind: K, deps: LakeDeps): StepActivity<K> {
   return (input) => runStep(impl, deps, input);
 }
 
-/**
- * The lakeforge-etl queue's step activities (clean, features, sql) and the partition activities of partitioned
- * steps, bound to one worker's DuckDB instance.
- */
-export function createEtlActivities(deps: EtlDeps) {
-  return {
-    clean: bind('clean', deps),
-    features: bind('features', deps),
-    sql: bind('sql', deps),
-    ...createPartitionActivities(deps),
-  };
+/** The kinds the registry routes to a queue. */
+export type KindsOn<Q extends 'etl' | 'gpu'> = { [K in StepKind]: (typeof REGISTRY)[K]['queue'] extends Q ? K : never }[StepKind];
+
+/** Every kind the registry routes to `queue`, bound to a worker's deps: a new kind needs no line here. */
+function bindQueue<Q extends 'etl' | 'gpu'>(queue: Q, deps: LakeDeps): { [K in KindsOn<Q>]: StepActivity<K> } {
+  const kinds = STEP_KINDS.filter((k) => REGISTRY[k].queue === queue);
+  return Object.fromEntries(kinds.map((k) => [k, bind(k, deps)])) as unknown as { [K in KindsOn<Q>]: StepActivity<K> };
 }
 
-/** Promotion reads the evaluation and writes champion.json: lake I/O only, so the ETL queue serves it by default. */
+/**
+ * The lakeforge-etl queue's step activities (every kind the registry puts there: clean, features, sql, promote)
+ * and the partition activities of partitioned steps, bound to one worker's DuckDB instance.
+ */
+export function createEtlActivities(deps: EtlDeps) {
+  return { ...bindQueue('etl', { ...deps, home: deps.home ?? loadConfig().home }), ...createPartitionActivities(deps) };
+}
+
+/** Promotion alone (lake I/O only), for a worker that serves it without DuckDB. */
 export function createPromoteActivities(deps: LakeDeps = {}) {
   return { promote: bind('promote', { ...deps, home: deps.home ?? loadConfig().home }) };
 }
 
 /**
- * The activities of the lakeforge-gpu queue. Promote is served here too, so runs started before promotion moved to
- * the ETL queue (or pinned to the GPU queue with a step `queue:`) still complete.
+ * The activities of the lakeforge-gpu queue (every kind the registry puts there). Promote is served here too, so
+ * runs started before promotion moved to the ETL queue (or pinned to the GPU queue with a step `queue:`) complete.
  */
 export function createGpuActivities(deps: GpuActivityDeps = {}) {
   const d = resolveDeps(deps);
-  return { train: bind('train', d), evaluate: bind('evaluate', d), promote: bind('promote', d) };
+  return { ...bindQueue('gpu', d), promote: bind('promote', d) };
 }
 
 /** Every step activity, as the pipeline workflow proxies them (`import type` only, in workflows/pipeline.ts). */
