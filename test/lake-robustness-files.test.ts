@@ -7,21 +7,11 @@ import { workDirName } from '../activities/lake/gc.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { ApplicationFailure } from '@temporalio/common';
 import { createEtlActivities, type EtlDeps } from '../activities/steps/index.js';
 import type { LocalLake } from '../activities/lake/local.js';
 import { quoteLiteral } from '../activities/duckdb/sql.js';
-import { makeLocalLake, readRows, testDuckDb, writeRaw, type TestLake } from './fixtures/lake-helpers.js';
+import { makeLocalLake, readRows, testDuckDb, writeRaw, failureOf, type TestLake } from './fixtures/lake-helpers.js';
 
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await p;
-  } catch (err) {
-    if (!(err instanceof ApplicationFailure)) throw err;
-    return err;
-  }
-  throw new Error('expected a failure');
-}
 
 const PARAMS = {
   columns: [

@@ -5,22 +5,12 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { ApplicationFailure } from '@temporalio/common';
 import { createEtlActivities, type EtlDeps } from '../activities/steps/index.js';
 import { cleanManifests } from '../activities/steps/clean/activity.js';
 import { CleanParamsSchema } from '../activities/steps/clean/params.js';
 import type { LakeStorage } from '../activities/lake/index.js';
-import { makeLocalLake, readRows, testDuckDb, writeRaw, writeRawBytes, type TestLake } from './fixtures/lake-helpers.js';
+import { makeLocalLake, readRows, testDuckDb, writeRaw, writeRawBytes, failureOf, type TestLake } from './fixtures/lake-helpers.js';
 
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await p;
-  } catch (err) {
-    if (!(err instanceof ApplicationFailure)) throw err;
-    return err;
-  }
-  throw new Error('expected a failure');
-}
 
 const TEXT_PARAMS = {
   columns: [

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { createEtlActivities } from '../activities/steps/index.js';
@@ -21,7 +20,7 @@ import type { PythonStepDeps } from '../activities/steps/python/types.js';
 import { pythonStep } from '../activities/steps/user/define.js';
 import type { StepResult } from '../contracts/step-result.js';
 import { generateTextClassification, TEXT_CLEAN_PARAMS } from '../examples/generate-lib.js';
-import { makeLocalLake, readRows, testDuckDb, type TestLake } from './fixtures/lake-helpers.js';
+import { makeLocalLake, readRows, testDuckDb, failureOf, type TestLake } from './fixtures/lake-helpers.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURES = join(REPO, 'test', 'fixtures', 'python-steps');
@@ -51,15 +50,6 @@ function inputOf(step: string, params: Record<string, unknown>, runId = 'run-1')
   return { lake: tl.uri, dataset: 'news', step, runId, inputs: { input: clean }, params };
 }
 
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ApplicationFailure);
-    return err as ApplicationFailure;
-  }
-  throw new Error('expected a failure');
-}
 
 /** No manifest anywhere under the step's tree: nothing was published. */
 async function publishedUnder(step: string): Promise<string[]> {

@@ -6,7 +6,6 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { createEtlActivities, type EtlDeps } from '../activities/steps/index.js';
@@ -15,18 +14,9 @@ import type { StepResult } from '../contracts/step-result.js';
 import { quoteLiteral } from '../activities/duckdb/sql.js';
 import { generateTextClassification, TEXT_CLEAN_PARAMS, TEXT_FEATURES_PARAMS, TEXT_LABELS } from '../examples/generate-lib.js';
 import { getProgress, startPipeline } from '../cli/sdk.js';
-import { makeGcsLake, makeLocalLake, readRows, testDuckDb, type TestLake } from './fixtures/lake-helpers.js';
+import { makeGcsLake, makeLocalLake, readRows, testDuckDb, failureOf, type TestLake } from './fixtures/lake-helpers.js';
 import { createPipelineTestEnv, smallNewsSpec, type PipelineTestEnv } from './fixtures/pipeline-env.js';
 
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ApplicationFailure);
-    return err as ApplicationFailure;
-  }
-  throw new Error('expected a failure');
-}
 
 const WORDS = (col = 'text') => `len(string_split_regex(trim(${col}), '\\s+'))`;
 
