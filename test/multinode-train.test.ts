@@ -122,12 +122,12 @@ describe('a 2-node train step on two GPU workers with one CPU slot each', () => 
     if (home2) await rm(home2, { recursive: true, force: true });
   });
 
-  const start = (runId: string) => {
+  const start = (runId: string, epochs = 3) => {
     const args: DistributedTrainInput = {
       nnodes: 2,
       input: {
         lake: tl.uri, dataset: 'test', runId, step: 'train', model: `tiny-${runId}`, inputs: { features },
-        params: tinyTrainParams({ hparams: { epochs: 3 }, checkpointEverySteps: 6, resources: { gpus: 2, gpusPerNode: 1 } }),
+        params: tinyTrainParams({ hparams: { epochs }, checkpointEverySteps: 6, resources: { gpus: 2, gpusPerNode: 1 } }),
       },
       activity: {
         taskQueue: gpuQueue, startToCloseTimeout: '10 minutes', heartbeatTimeout: '20s', cancellationType: 'WAIT_CANCELLATION_COMPLETED' as never,
@@ -140,6 +140,17 @@ describe('a 2-node train step on two GPU workers with one CPU slot each', () => 
   const all = () => [...seen, ...(existsSync(eventsFile) ? readFileSync(eventsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as (typeof seen)[number]) : [])];
   const of = (runId: string, attempt: number) => all().filter((s) => s.runId === runId && s.attempt === attempt);
 
+  it('completes as one 2-rank group over both workers, with the exact step count', async () => {
+    const runId = `mn-ok-${Date.now()}`;
+    const trained = await (await start(runId, 2)).result();
+    expect(trained.cached).toBe(false);
+    expect(trained.metrics).toMatchObject({ steps: 24, attempts: 1 });
+    const started = of(runId, 1).filter((s) => s.e.event === 'started').map((s) => s.e as { world_size: number });
+    expect(started.map((s) => s.world_size)).toEqual([2]);
+    // Node 0 removes its rendezvous object once its group has ended.
+    expect(await tl.lake.list(`_work/rendezvous/${runId}/train`)).toEqual([]);
+  });
+
   it('SIGKILL of node 1 tears the group down; the retried group resumes from the checkpoint to the exact step count', async () => {
     const runId = `mn-kill-${Date.now()}`;
     const handle = await start(runId);
@@ -150,6 +161,10 @@ describe('a 2-node train step on two GPU workers with one CPU slot each', () => 
       if (!cks.length || Math.max(-1, ...progress) < cks[cks.length - 1].step + 2) return undefined;
       const ls = launchers(group1);
       expect(ls.size).toBe(2);
+      // Both launchers meet at the address node 0 published (LAKEFORGE_RDZV_HOST) in the lake.
+      for (const argv of ls.values()) expect(argv[argv.indexOf('--rdzv-endpoint') + 1]).toMatch(/^127\.0\.0\.1:\d+$/);
+      const rdzv = await tl.lake.list(`_work/rendezvous/${runId}/train`);
+      expect(rdzv.length).toBe(1);
       return [...ls].find(([, argv]) => argv.includes('is_host=0'))?.[0];
     }, 170_000, 50);
     const started1 = of(runId, 1).find((s) => s.e.event === 'started')!.e as { world_size: number };

@@ -73,7 +73,7 @@ export async function awaitRendezvous(lake: LakeStorage, runId: string, step: st
   }
 }
 
-/** Drops the group's rendezvous objects once the step is over (they are tiny, but `_work/` should not grow). */
-export async function clearRendezvous(lake: LakeStorage, runId: string, step: string): Promise<void> {
-  await lake.removePrefix(lakeJoin(WORK_ROOT, 'rendezvous', runId, step)).catch(() => {});
+/** Drops a group's rendezvous object once the group is over (tiny, but `_work/` should not grow). */
+export async function clearRendezvous(lake: LakeStorage, runId: string, step: string, rdzvId: string): Promise<void> {
+  await lake.removeObject(rendezvousPath(runId, step, rdzvId)).catch(() => {});
 }

@@ -5,12 +5,13 @@
 import type { StepInput } from '../../../contracts/step-input.js';
 import type { StepResult } from '../../../contracts/step-result.js';
 import type { LakeStorage } from '../../lake/types.js';
+import { openStepLake } from '../../kernel/input.js';
 import { invalidPipeline } from '../../../contracts/failures.js';
 import { currentContext } from '../../kernel/context.js';
 import { runStep, type StepImpl } from '../../kernel/lifecycle.js';
 import type { ResolvedDeps } from '../../trainer/deps.js';
 import {
-  awaitRendezvous, freePort, publishRendezvous, rendezvousHost, TrainNodeSchema, type TrainNode,
+  awaitRendezvous, clearRendezvous, freePort, publishRendezvous, rendezvousHost, TrainNodeSchema, type TrainNode,
 } from '../../trainer/rendezvous.js';
 export { TrainNodeSchema, type TrainNode } from '../../trainer/rendezvous.js';
 
@@ -58,6 +59,9 @@ export function trainNodeActivity<S>(d: ResolvedDeps, impl: StepImpl<'train', Tr
     } catch (err) {
       if (err instanceof SilentNode) return { silentNode: err.rank };
       throw err;
+    } finally {
+      // The group has ended (every node read the address before it could start): node 0's object can go.
+      if (parsed.data.rank === 0) await clearRendezvous(openStepLake(d, input.lake), input.runId, input.step, parsed.data.rdzvId);
     }
   };
 }
