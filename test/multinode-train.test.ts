@@ -22,8 +22,34 @@ import { trainNodes, type DistributedTrainInput } from '../workflows/distributed
 import { validatePipeline } from '../workflows/spec/validate.js';
 import type { TrainerEvent } from '../contracts/trainer-protocol.js';
 import type { StepResult } from '../contracts/step-result.js';
+import { startPipeline } from '../cli/sdk.js';
+import { createPipelineTestEnv, smallNewsSpec } from './fixtures/pipeline-env.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** A second GPU worker as its own process (one CPU slot), polling `queue`; resolves once it polls. */
+async function spawnNodeWorker(address: string, queue: string, home: string, eventsFile: string, stepSleep: string): Promise<ChildProcess> {
+  const child = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'test', 'fixtures', 'gpu-node-worker.ts')], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, MN_TEMPORAL_ADDRESS: address, MN_TASK_QUEUE: queue, MN_HOME: home, MN_EVENTS: eventsFile, MN_STEP_SLEEP: stepSleep },
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('ready')) resolve(); });
+    child.once('exit', (code) => reject(new Error(`the second GPU worker exited ${code}`)));
+  });
+  return child;
+}
+
+async function stopNodeWorker(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+function readEvents<T>(file: string): T[] {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T) : [];
+}
 
 /** {pid: argv} of every lakeforge_trainer.launch process of a rendezvous id starting with `prefix`. */
 function launchers(prefix: string): Map<number, string[]> {
@@ -100,22 +126,11 @@ describe('a 2-node train step on two GPU workers with one CPU slot each', () => 
     running.push(w.run());
     // The other "machine": a GPU worker process of its own, with its own LAKEFORGE_HOME.
     eventsFile = join(home2, 'events.jsonl');
-    other = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'test', 'fixtures', 'gpu-node-worker.ts')], {
-      cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, MN_TEMPORAL_ADDRESS: server.address, MN_TASK_QUEUE: gpuQueue, MN_HOME: home2, MN_EVENTS: eventsFile, MN_STEP_SLEEP: STEP_SLEEP },
-    });
-    await new Promise<void>((resolve, reject) => {
-      other!.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('ready')) resolve(); });
-      other!.once('exit', (code) => reject(new Error(`the second GPU worker exited ${code}`)));
-    });
+    other = await spawnNodeWorker(server.address, gpuQueue, home2, eventsFile, STEP_SLEEP);
   });
   afterAll(async () => {
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-    if (other && other.exitCode === null) {
-      const exited = new Promise((r) => other!.once('exit', r));
-      other.kill('SIGTERM');
-      await exited;
-    }
+    await stopNodeWorker(other);
     await Promise.all(running);
     await server?.close();
     await tl?.cleanup();
@@ -137,7 +152,7 @@ describe('a 2-node train step on two GPU workers with one CPU slot each', () => 
     return server.client.workflow.start('distributedTrainWorkflow', { taskQueue: gpuQueue, workflowId: `wf-${runId}`, args: [args] });
   };
   // Both workers' trainer events: whichever node's launcher got global rank 0 speaks.
-  const all = () => [...seen, ...(existsSync(eventsFile) ? readFileSync(eventsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as (typeof seen)[number]) : [])];
+  const all = () => [...seen, ...readEvents<(typeof seen)[number]>(eventsFile)];
   const of = (runId: string, attempt: number) => all().filter((s) => s.runId === runId && s.attempt === attempt);
 
   it('completes as one 2-rank group over both workers, with the exact step count', async () => {
@@ -191,5 +206,41 @@ describe('a 2-node train step on two GPU workers with one CPU slot each', () => 
     expect(failed.length).toBeGreaterThanOrEqual(1);
     expect(failed.map((f) => f?.applicationFailureInfo?.type ?? f?.cause?.applicationFailureInfo?.type)).toContain('TrainerCrashed');
     expect(launchers(group1).size).toBe(0);
+  });
+});
+
+describe('a pipeline whose train step spans two nodes', () => {
+  it('runs clean → features → train (2 nodes × 1 CPU slot, a child workflow) → evaluate → promote', async () => {
+    const seen: { e: TrainerEvent; attempt: number; runId?: string }[] = [];
+    const env = await createPipelineTestEnv({ rows: 600, onTrainerEvent: (e, at) => seen.push({ e, attempt: at.attempt, runId: at.runId }) });
+    const home2 = await mkdtemp(join(tmpdir(), 'lakeforge-home2-'));
+    const eventsFile = join(home2, 'events.jsonl');
+    let other: ChildProcess | undefined;
+    try {
+      process.env.LAKEFORGE_RDZV_HOST = '127.0.0.1';
+      other = await spawnNodeWorker(env.server.address, env.queues.gpu, home2, eventsFile, '0');
+      await env.run(async () => {
+        const spec = smallNewsSpec((sp) => { sp.steps.find((s: { uses: string }) => s.uses === 'train').with.resources = { gpus: 2, gpusPerNode: 1 }; });
+        const handle = await startPipeline(env.server.client, spec, { lake: env.lake, queues: env.queues, runKey: 'two-nodes' });
+        const out = await handle.result();
+        expect(Object.keys(out.steps)).toEqual(['clean', 'features', 'train', 'evaluate', 'promote']);
+        // Train's events only (evaluate's trainer speaks too, without a runId).
+        const events = [...seen, ...readEvents<(typeof seen)[number]>(eventsFile)].filter((s) => s.runId !== undefined);
+        const started = events.filter((s) => s.e.event === 'started').map((s) => s.e as { world_size: number });
+        expect(started.map((s) => s.world_size)).toEqual([2]);
+        const done = events.filter((s) => s.e.event === 'done').map((s) => (s.e as { steps: number }).steps);
+        expect(out.steps.train.metrics).toMatchObject({ steps: done[0], attempts: 1 });
+        // The train step ran as the child workflow <pipeline workflow>/train, with one activity per node.
+        const child = env.server.client.workflow.getHandle(`${handle.workflowId}/train`);
+        expect((await child.describe()).type).toBe('distributedTrainWorkflow');
+        const history = await child.fetchHistory();
+        const nodes = history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType?.name);
+        expect(nodes).toEqual(['trainNode', 'trainNode']);
+      });
+    } finally {
+      await stopNodeWorker(other);
+      await rm(home2, { recursive: true, force: true });
+      await env.close();
+    }
   });
 });
