@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { connectTestServer, uniqueTaskQueue, workflowBundle } from './helpers/temporal.js';
 import { makeLocalLake, type TestLake } from './fixtures/lake-helpers.js';
 import { pidAlive, publishFeatures, tinyTrainParams, TRAINER_PYTHON, waitFor } from './fixtures/training-helpers.js';
@@ -137,12 +139,12 @@ describe('a 2-node train step on two GPU workers with one CPU slot each', () => 
     if (home2) await rm(home2, { recursive: true, force: true });
   });
 
-  const start = (runId: string, epochs = 3) => {
+  const start = (runId: string, epochs = 3, resources: { gpus: number; gpusPerNode: number } = { gpus: 2, gpusPerNode: 1 }) => {
     const args: DistributedTrainInput = {
       nnodes: 2,
       input: {
         lake: tl.uri, dataset: 'test', runId, step: 'train', model: `tiny-${runId}`, inputs: { features },
-        params: tinyTrainParams({ hparams: { epochs }, checkpointEverySteps: 6, resources: { gpus: 2, gpusPerNode: 1 } }),
+        params: tinyTrainParams({ hparams: { epochs }, checkpointEverySteps: 6, resources }),
       },
       activity: {
         taskQueue: gpuQueue, startToCloseTimeout: '10 minutes', heartbeatTimeout: '20s', cancellationType: 'WAIT_CANCELLATION_COMPLETED' as never,
@@ -206,6 +208,19 @@ describe('a 2-node train step on two GPU workers with one CPU slot each', () => 
     expect(failed.length).toBeGreaterThanOrEqual(1);
     expect(failed.map((f) => f?.applicationFailureInfo?.type ?? f?.cause?.applicationFailureInfo?.type)).toContain('TrainerCrashed');
     expect(launchers(group1).size).toBe(0);
+    // The group retry loop replays deterministically.
+    await Worker.runReplayHistory(workflowBundle(), history, handle.workflowId);
+  });
+
+  it('more slots per node than a worker has fails InvalidPipeline naming gpusPerNode, without a retry', async () => {
+    const handle = await start(`mn-big-${Date.now()}`, 1, { gpus: 4, gpusPerNode: 2 });
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    let cause = (err as WorkflowFailedError).cause;
+    while (cause && !(cause instanceof ApplicationFailure && cause.type === 'InvalidPipeline')) cause = (cause as ActivityFailure).cause;
+    expect((cause as ApplicationFailure).message).toContain('with.resources.gpusPerNode is 2, but this worker offers 1');
+    const history = await handle.fetchHistory();
+    expect(history.events!.filter((e) => e.activityTaskScheduledEventAttributes).length).toBe(2);
   });
 });
 
