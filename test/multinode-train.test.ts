@@ -20,6 +20,7 @@ import { createGpuActivities, SlotAllocator, parseGpuSpec } from '../activities/
 import { TrainParamsSchema } from '../activities/steps/train/params.js';
 import { nodesOf, trainerArgv } from '../activities/trainer/distributed.js';
 import { listLakeCheckpoints, checkpointsPrefix } from '../activities/steps/train/checkpoints.js';
+import { awaitRendezvous, freePort, publishRendezvous, rendezvousPath } from '../activities/trainer/rendezvous.js';
 import { trainNodes, type DistributedTrainInput } from '../workflows/distributed-train.js';
 import { validatePipeline } from '../workflows/spec/validate.js';
 import type { TrainerEvent } from '../contracts/trainer-protocol.js';
@@ -87,6 +88,30 @@ describe('multi-node resources', () => {
     expect(JSON.stringify(!v.ok && v.errors)).toContain('gpusPerNode');
     const argv = trainerArgv('train', '/r.json', { nprocPerNode: 1, nnodes: 2, rdzvEndpoint: '127.0.0.1:1234', rdzvId: 'g1', rdzvHost: true });
     expect(argv).toEqual(expect.arrayContaining(['--nnodes', '2', '--rdzv-endpoint', '127.0.0.1:1234', '--rdzv-conf', 'is_host=1']));
+  });
+});
+
+describe('the lake rendezvous', () => {
+  it('node 0 publishes host:port, the others read it; a missing address times out retryable', async () => {
+    const tl = await makeLocalLake();
+    try {
+      const port = await freePort('127.0.0.1');
+      expect(port).toBeGreaterThan(0);
+      const waiting = awaitRendezvous(tl.lake, 'run-1', 'train', 'g1', { everyMs: 20 });
+      await publishRendezvous(tl.lake, 'run-1', 'train', 'g1', `127.0.0.1:${port}`);
+      expect(await waiting).toBe(`127.0.0.1:${port}`);
+      expect(rendezvousPath('run-1', 'train', 'g1')).toBe('_work/rendezvous/run-1/train/g1.json');
+      const err = await awaitRendezvous(tl.lake, 'run-1', 'train', 'g2', { everyMs: 20, timeoutMs: 200 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ApplicationFailure);
+      expect((err as ApplicationFailure).type).toBe('TrainerCrashed');
+      expect((err as ApplicationFailure).message).toContain('LAKEFORGE_RDZV_TIMEOUT_S');
+      const ac = new AbortController();
+      const aborted = awaitRendezvous(tl.lake, 'run-1', 'train', 'g3', { everyMs: 20, signal: ac.signal }).catch((e: unknown) => e);
+      ac.abort(new Error('cancelled'));
+      expect(String(await aborted)).toContain('cancelled');
+    } finally {
+      await tl.cleanup();
+    }
   });
 });
 

@@ -3,6 +3,7 @@
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { trainerCrashed } from '../../contracts/failures.js';
 import type { LakeStorage } from '../lake/types.js';
 import { lakeJoin } from '../lake/paths.js';
 // The lake's scratch root (activities/kernel/partitions.ts WORK_ROOT), not imported: that module loads DuckDB helpers.
@@ -55,10 +56,14 @@ export async function publishRendezvous(lake: LakeStorage, runId: string, step: 
  * Polls for node 0's address until it is there or `signal` aborts (the activity's cancellation: the workflow gave
  * up on the group). `beat` keeps the heartbeat alive while node 0 waits for its slots.
  */
-export async function awaitRendezvous(lake: LakeStorage, runId: string, step: string, rdzvId: string, opts: { signal?: AbortSignal; beat?: () => void; everyMs?: number } = {}): Promise<string> {
+export async function awaitRendezvous(lake: LakeStorage, runId: string, step: string, rdzvId: string, opts: { signal?: AbortSignal; beat?: () => void; everyMs?: number; timeoutMs?: number } = {}): Promise<string> {
   const rel = rendezvousPath(runId, step, rdzvId);
+  const timeoutMs = opts.timeoutMs ?? rendezvousTimeoutMs();
+  const end = Date.now() + timeoutMs;
   for (;;) {
     opts.signal?.throwIfAborted();
+    // Node 0 never got a slot (or died before publishing): give this node's slots back; the group is retried.
+    if (Date.now() > end) throw trainerCrashed(`rendezvous ${rdzvId}: node 0 published no address within ${Math.round(timeoutMs / 1000)} s (LAKEFORGE_RDZV_TIMEOUT_S)`);
     const text = await lake.readText(rel);
     if (text !== null) {
       // A half-written object (a lake without atomic writes) parses badly: read it again next time.
@@ -71,6 +76,12 @@ export async function awaitRendezvous(lake: LakeStorage, runId: string, step: st
       opts.signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
     });
   }
+}
+
+/** How long a node waits for node 0's address: LAKEFORGE_RDZV_TIMEOUT_S, default 600 (c10d's own join timeout). */
+export function rendezvousTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const s = Number(env.LAKEFORGE_RDZV_TIMEOUT_S ?? 600);
+  return (Number.isFinite(s) && s > 0 ? s : 600) * 1000;
 }
 
 /** Drops a group's rendezvous object once the group is over (tiny, but `_work/` should not grow). */
