@@ -1,3 +1,4 @@
 // Every workflow type lakeforge registers; workers bundle this file.
 export { pipelineWorkflow } from './pipeline.js';
 export { partitionedCleanWorkflow, partitionedFeaturesWorkflow, partitionTasksWorkflow } from './partitioned-step.js';
+export { distributedTrainWorkflow } from './distributed-train.js';

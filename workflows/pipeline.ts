@@ -18,6 +18,7 @@ import { progressMarkdown, type PipelineProgress, type StepProgress } from '../c
 import { partitionedCleanWorkflow, partitionedFeaturesWorkflow } from './partitioned-step.js';
 import { childPriority, runPriorityContext, stepPriority } from './priority.js';
 import { probeThenRun } from './gpu-cache.js';
+import { distributedTrainWorkflow, trainNodes } from './distributed-train.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep, type RunStatus } from '../contracts/search-attributes.js';
 
 export { cancelUpdate, progressQuery, stepProgressSignal } from '../contracts/messages.js';
@@ -170,7 +171,11 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
     const file = step.kind === 'sql' ? (step.params.file as string) : undefined;
     const params = file && input.sources?.[file] !== undefined ? { ...step.params, text: input.sources[file] } : step.params;
     const stepInput = { lake, dataset, step: step.name, runId, ...(step.model ? { model: step.model } : {}), inputs, params } as StepInput<typeof step.kind>;
-    const dispatch = () => callStep(proxyActivities<StepActivities>(options), step.kind, stepInput);
+    // A train step over several machines: a child workflow runs its group of node activities (workflows/distributed-train.ts).
+    const nnodes = !step.user && step.kind === 'train' ? trainNodes(step.params) : 1;
+    const dispatch = nnodes > 1
+      ? () => executeChild(distributedTrainWorkflow, { workflowId: `${workflowInfo().workflowId}/${step.name}`, ...childPriority(options), args: [{ input: stepInput as StepInput<'train'>, nnodes, activity: options }] })
+      : () => callStep(proxyActivities<StepActivities>(options), step.kind, stepInput);
     // A GPU kind's cached output is answered on the ETL queue, without waiting for a GPU slot.
     if (!step.user && REGISTRY[step.kind].queue === 'gpu') return probeThenRun(step.kind, stepInput, options, input.queues?.etl ?? DEFAULT_QUEUES.etl, dispatch);
     return dispatch();

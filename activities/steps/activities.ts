@@ -16,6 +16,7 @@ import { featuresStep } from './features/activity.js';
 import { promoteStep } from './promote/activity.js';
 import { sqlStep } from './sql/activity.js';
 import { trainStep } from './train/activity.js';
+import { trainNodeActivity } from './train/node.js';
 
 /** Each kind's implementation. A kind in the registry without one here fails `tsc`. */
 export const STEP_IMPLS = {
@@ -63,7 +64,8 @@ export function createPromoteActivities(deps: LakeDeps = {}) {
  */
 export function createGpuActivities(deps: GpuActivityDeps = {}) {
   const d = resolveDeps(deps);
-  return { ...bindQueue('gpu', d), promote: bind('promote', d) };
+  // trainNode: one node of a multi-node train step (workflows/distributed-train.ts).
+  return { ...bindQueue('gpu', d), promote: bind('promote', d), trainNode: trainNodeActivity(d, trainStep) };
 }
 
 /** Every step activity, as the pipeline workflow proxies them (`import type` only, in workflows/pipeline.ts). */

@@ -12,13 +12,16 @@ export interface TorchrunOptions {
   nnodes?: number;
   rdzvEndpoint?: string;
   rdzvId?: string;
+  /** Multi-node: this node serves the c10d store at rdzvEndpoint (the one that published it); the others only connect. */
+  rdzvHost?: boolean;
 }
 
 /** The slots a step needs, checked against this worker before anything is staged: more than it has is never retried. */
 export function requiredSlots(resources: Resources | undefined, workerSlots: number, what: string): number {
-  const n = resources?.gpus ?? 1;
+  const n = resources?.gpusPerNode ?? resources?.gpus ?? 1;
+  const field = resources?.gpusPerNode !== undefined ? 'with.resources.gpusPerNode' : 'with.resources.gpus';
   if (n > workerSlots) {
-    throw invalidPipeline(`${what}: with.resources.gpus is ${n}, but this worker offers ${workerSlots} slot(s) (LAKEFORGE_GPUS); ` +
+    throw invalidPipeline(`${what}: ${field} is ${n}, but this worker offers ${workerSlots} slot(s) (LAKEFORGE_GPUS); ` +
       'ask for at most that many, or run the step on a larger worker');
   }
   return n;
@@ -35,7 +38,9 @@ export function trainerArgv(mode: TrainerMode, configPath: string, torchrun?: To
   if (!torchrun || (n <= 1 && (torchrun.nnodes ?? 1) <= 1)) return ['-m', ...trainer];
   const group = (torchrun.nnodes ?? 1) > 1
     ? ['--nnodes', String(torchrun.nnodes), '--rdzv-backend', 'c10d', '--rdzv-endpoint', required(torchrun.rdzvEndpoint, 'rdzvEndpoint'),
-        '--rdzv-id', required(torchrun.rdzvId, 'rdzvId')]
+        '--rdzv-id', required(torchrun.rdzvId, 'rdzvId'),
+        // is_host: on one host (loopback tests) both agents match the endpoint's address and would race to serve it.
+        '--rdzv-conf', `is_host=${torchrun.rdzvHost ? 1 : 0}`]
     : ['--standalone'];
   // max-restarts 0: a rank's death ends the group at once; the activity's retry resumes from the checkpoint.
   return ['-m', 'lakeforge_trainer.launch', '--nproc-per-node', String(n), ...group, '--max-restarts', '0',
@@ -53,4 +58,10 @@ export function torchrunEnv(graceMs: number): Record<string, string> {
 function required(v: string | undefined, name: string): string {
   if (!v) throw new Error(`a multi-node launch needs ${name}`);
   return v;
+}
+
+/** Nodes a step spans: gpus / gpusPerNode (the schema checked that it divides); 1 without gpusPerNode. */
+export function nodesOf(resources: Resources | undefined): number {
+  if (!resources?.gpusPerNode) return 1;
+  return Math.max(1, resources.gpus / resources.gpusPerNode);
 }

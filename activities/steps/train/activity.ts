@@ -22,7 +22,8 @@ import { localKey, stepVersion } from '../../kernel/version.js';
 import { saveAttemptHistory, stitchedHistory, toPoint, type HistoryPoint } from './history.js';
 import { emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer, type TrainHeartbeat } from '../../trainer/supervise.js';
 import type { Task } from '../../../contracts/trainer-protocol.js';
-import { requiredSlots, torchrunEnv } from '../../trainer/distributed.js';
+import { nodesOf, requiredSlots, torchrunEnv, type TorchrunOptions } from '../../trainer/distributed.js';
+import { nodeRendezvous, SilentNode, type TrainNodeDeps } from './node.js';
 import { combineSlots } from '../../trainer/slots.js';
 export { TrainParamsSchema, type TrainParams, type TrainParamsInput } from './params.js';
 
@@ -30,13 +31,14 @@ export { TrainParamsSchema, type TrainParams, type TrainParamsInput } from './pa
 const OPERATIONAL_KEYS = ['checkpointEverySteps', 'checkpointEverySeconds', 'keepLast', 'progressEverySeconds', 'graceSeconds', 'resources'] as const;
 
 /** Where a train attempt keeps its local files: staged data, run.json, the trainer's checkpoint_dir. */
-function localRunDir(d: ResolvedDeps, runId: string, step: string): string {
-  return join(d.home, 'runs', localKey(runId, step));
+function localRunDir(d: TrainNodeDeps, runId: string, step: string): string {
+  // One per node: two nodes of a group may share a host (and a LAKEFORGE_HOME).
+  return join(d.home, 'runs', localKey(runId, step) + (d.node ? `-node${d.node.rank}` : ''));
 }
 
 interface TrainState { model: string; task: Task; labels: string[]; codeVersion: string; runDir: string; beats?: { stop(): void }; keepRunDir?: boolean }
 
-export const trainStep: StepImpl<'train', ResolvedDeps, TrainState> = {
+export const trainStep: StepImpl<'train', TrainNodeDeps, TrainState> = {
   kind: 'train',
   async plan({ input, params, deps: d, upstream }) {
     if (!input.model) throw invalidPipeline('train: the input names no model');
@@ -57,7 +59,7 @@ export const trainStep: StepImpl<'train', ResolvedDeps, TrainState> = {
     state.beats?.stop();
     // Local scratch goes once the model is published, or when no retry can use it; else a retry on this worker resumes from it.
     const nonRetryable = (error as { nonRetryable?: boolean } | undefined)?.nonRetryable;
-    if (published || nonRetryable) await rm(state.runDir, { recursive: true, force: true }).catch(() => {});
+    if (published || nonRetryable || error instanceof SilentNode) await rm(state.runDir, { recursive: true, force: true }).catch(() => {});
   },
 };
 
@@ -65,17 +67,22 @@ export function train(d: ResolvedDeps, input: StepInput<'train'>): Promise<StepR
   return runStep(trainStep, d, input);
 }
 
-async function computeTrain({ input, params, deps: d, lake, control, upstream, version, workDirs: [workDir], state }: Parameters<StepImpl<'train', ResolvedDeps, TrainState>['compute']>[0]) {
+async function computeTrain({ input, params, deps: d, lake, control, upstream, version, workDirs: [workDir], state }: Parameters<StepImpl<'train', TrainNodeDeps, TrainState>['compute']>[0]) {
   const { model, task, labels, codeVersion, runDir } = state;
   const ckPrefix = checkpointsPrefix(input.runId, input.step);
   const info = currentContext()?.info;
-  const attempt = info?.attempt ?? 1;
+  // A node of a multi-node group: the group's attempt (its activities are not retried one by one).
+  const node = d.node;
+  const attempt = node?.attempt ?? info?.attempt ?? 1;
   const hb: TrainHeartbeat = { ...emptyHeartbeat(attempt), ...(info?.heartbeatDetails as Partial<TrainHeartbeat> | undefined), phase: 'staging', attempt, pid: null, pipeline_step: input.step };
   const beats = startHeartbeats(() => hb, d.heartbeatEveryMs);
   state.beats = beats;
   const localCk = join(runDir, 'checkpoints');
   // More GPUs than this worker has is never retried; checked here, not in plan, so the ETL queue's cache probe needs none.
   const nSlots = requiredSlots(params.resources, d.slots.slots.length, `train ${model}`);
+  if (nodesOf(params.resources) > 1 && !node) {
+    throw invalidPipeline(`train ${model}: with.resources asks for ${nodesOf(params.resources)} nodes; run it through the pipeline (distributedTrainWorkflow), not as one train activity`);
+  }
   const features = upstream.features;
   {
     // Stage the splits the trainer reads (links into the lake, or the staging cache for GCS).
@@ -92,12 +99,14 @@ async function computeTrain({ input, params, deps: d, lake, control, upstream, v
     let resumeFrom: string | null = null;
     const history: HistoryPoint[] = [];
     if (attempt <= 1) {
-      await lake.removePrefix(ckPrefix);
+      // Node 0 alone clears the lake's checkpoints: another node's rank 0 may already be uploading.
+      if (!node || node.rank === 0) await lake.removePrefix(ckPrefix);
       await rm(localCk, { recursive: true, force: true });
     } else {
       hb.phase = 'restoring';
       beats.beat();
-      const r = await resolveResume(lake, ckPrefix, localCk, hb);
+      // Every node must resume from the same checkpoint: the lake's, never one only this disk holds.
+      const r = await resolveResume(lake, ckPrefix, localCk, hb, !!node);
       resumeFrom = r?.path ?? null;
       // Where the resume came from, for the record (a checkpoint on this disk, or one restored from the lake).
       if (r) history.push({ attempt, event: 'resume', step: r.step, ts: Date.now() / 1000, source: r.source });
@@ -143,6 +152,8 @@ async function computeTrain({ input, params, deps: d, lake, control, upstream, v
     let outcome;
     try {
       hb.slot = slot.id;
+      let torchrun: TorchrunOptions | undefined = nSlots > 1 ? { nprocPerNode: nSlots } : undefined;
+      if (node) torchrun = { nprocPerNode: nSlots, ...(await nodeRendezvous(lake, input, node, beats.beat)) };
       hb.phase = 'running';
       const onEvent = (e: TrainerEvent) => {
         d.onTrainerEvent?.(e, { mode: 'train', model, attempt, pid: hb.pid ?? -1, runId: input.runId, step: input.step });
@@ -167,12 +178,12 @@ async function computeTrain({ input, params, deps: d, lake, control, upstream, v
       };
       outcome = await superviseTrainer({
         python: d.python, trainerDir: d.trainerDir, mode: 'train', configPath, slot,
-        env: nSlots > 1 ? { ...d.trainerEnv, ...torchrunEnv((params.graceSeconds ?? d.graceMs / 1000) * 1000) } : d.trainerEnv,
+        env: torchrun ? { ...d.trainerEnv, ...torchrunEnv((params.graceSeconds ?? d.graceMs / 1000) * 1000) } : d.trainerEnv,
         graceMs: (params.graceSeconds ?? d.graceMs / 1000) * 1000, onEvent,
         onStart: (pid) => { hb.pid = pid; beats.beat(); },
         shutdownSignal: d.shutdownSignal,
         drain: () => { hb.phase = 'syncing'; return uploader.drain(); },
-        torchrun: nSlots > 1 ? { nprocPerNode: nSlots } : undefined,
+        torchrun,
       });
     } finally {
       slot.release();
@@ -182,6 +193,8 @@ async function computeTrain({ input, params, deps: d, lake, control, upstream, v
     const { exit, cancelled } = outcome;
     // A run the user cancelled ends cancelled, whatever the trainer's exit said; a shutdown's cancel is a preemption.
     if (cancelled && !currentContext()?.cancellationDetails?.workerShutdown) throw cancelled;
+    // Global rank 0 ran on another node of the group: that node's activity uploads and publishes.
+    if (node && exit.exitCode === 0 && !exit.done) throw new SilentNode(node.rank);
     const failure = failureOf(exit, `train ${model}`);
     if (failure) {
       if (failure.nonRetryable) await rm(runDir, { recursive: true, force: true });
@@ -205,9 +218,9 @@ async function computeTrain({ input, params, deps: d, lake, control, upstream, v
 }
 
 /** Picks the newest complete checkpoint among the heartbeat's, the lake's and this disk's; restores it if needed. */
-async function resolveResume(lake: LakeStorage, prefix: string, localCk: string, hb: TrainHeartbeat): Promise<{ path: string; step: number; source: 'local' | 'lake' } | null> {
+async function resolveResume(lake: LakeStorage, prefix: string, localCk: string, hb: TrainHeartbeat, lakeOnly = false): Promise<{ path: string; step: number; source: 'local' | 'lake' } | null> {
   const inLake = await listLakeCheckpoints(lake, prefix);
-  const local = await listLocalCheckpoints(localCk);
+  const local = lakeOnly ? [] : await listLocalCheckpoints(localCk);
   const newestLake = inLake[inLake.length - 1];
   const newestLocal = local[local.length - 1];
   // The heartbeat names a lake checkpoint; it is in `inLake` unless pruned, and then a newer one is.

@@ -6,6 +6,12 @@ import { HparamsSchema, ModelSpecSchema, TaskSchema, TokenizerSpecSchema, Trunca
 /** A train step's `with.resources`. gpus: the slots it holds on one worker, one data-parallel rank each. */
 export const ResourcesSchema = z.strictObject({
   gpus: z.number().int().min(1, 'resources.gpus must be at least 1 (a train step needs a slot)').default(1),
+  /** Multi-node: the slots each of gpus / gpusPerNode workers holds (docs/distributed-training.md#3-several-machines). */
+  gpusPerNode: z.number().int().min(1, 'resources.gpusPerNode must be at least 1').optional(),
+}).superRefine((r, ctx) => {
+  if (r.gpusPerNode !== undefined && r.gpus % r.gpusPerNode !== 0) {
+    ctx.addIssue({ code: 'custom', path: ['gpusPerNode'], message: `resources.gpus (${r.gpus}) must be a multiple of resources.gpusPerNode (${r.gpusPerNode}): every node holds the same number of slots` });
+  }
 });
 export type Resources = z.infer<typeof ResourcesSchema>;
 
