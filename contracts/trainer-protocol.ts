@@ -8,8 +8,8 @@
  */
 import { z } from 'zod';
 
-const int = () => z.number().int();
-const posInt = () => z.number().int().min(1);
+export const int = () => z.number().int();
+export const posInt = () => z.number().int().min(1);
 
 // ---------------------------------------------------------------------------------------------
 // run.json
@@ -167,14 +167,15 @@ export type RunConfigInput = z.input<typeof RunConfigSchema>;
 /** Flattened numeric metrics, e.g. `{loss, accuracy, macro_f1}` or `{precision, recall, f1}`. */
 export const MetricsSchema = z.record(z.string(), z.number());
 
-const base = {
+/** Fields every event may carry (trainer and Python steps). */
+export const EVENT_BASE = {
   /** Unix time in seconds when the event was written. */
   ts: z.number().optional(),
 };
 
 export const StartedEventSchema = z.object({
   event: z.literal('started'),
-  ...base,
+  ...EVENT_BASE,
   device: z.string(),
   world_size: posInt(),
   resumed_from_step: int().min(0).nullable(),
@@ -186,7 +187,7 @@ export const StartedEventSchema = z.object({
 
 export const ProgressEventSchema = z.object({
   event: z.literal('progress'),
-  ...base,
+  ...EVENT_BASE,
   step: int().min(0),
   /** Fractional epochs done. */
   epoch: z.number().min(0),
@@ -200,7 +201,7 @@ export const ProgressEventSchema = z.object({
 
 export const CheckpointEventSchema = z.object({
   event: z.literal('checkpoint'),
-  ...base,
+  ...EVENT_BASE,
   step: int().min(0),
   path: z.string(),
   /** Why it was written. `preempt`: on SIGTERM/SIGINT/parent death, right before exit 75. */
@@ -210,7 +211,7 @@ export const CheckpointEventSchema = z.object({
 
 export const EvalEventSchema = z.object({
   event: z.literal('eval'),
-  ...base,
+  ...EVENT_BASE,
   step: int().min(0),
   metrics: MetricsSchema,
   split: z.enum(['val', 'test']).optional(),
@@ -219,7 +220,7 @@ export const EvalEventSchema = z.object({
 
 export const DoneEventSchema = z.object({
   event: z.literal('done'),
-  ...base,
+  ...EVENT_BASE,
   output_dir: z.string(),
   metrics: MetricsSchema,
   steps: int().min(0),
@@ -229,7 +230,7 @@ export const DoneEventSchema = z.object({
 
 export const ErrorEventSchema = z.object({
   event: z.literal('error'),
-  ...base,
+  ...EVENT_BASE,
   kind: z.enum(['bad_input', 'crash']),
   message: z.string(),
   /** For bad_input: what was wrong, so the activity can map it (missing_column → SchemaMismatch, else BadInput). */
@@ -256,83 +257,6 @@ export type EvalEvent = z.infer<typeof EvalEventSchema>;
 export type DoneEvent = z.infer<typeof DoneEventSchema>;
 export type ErrorEvent = z.infer<typeof ErrorEventSchema>;
 
-// ---------------------------------------------------------------------------------------------
-// A user's Python step (`uses: <python step>`): its step.json and its stdout events. The same process contract as the
-// trainer (exit codes, stdin pipe, JSON lines); the helper module lakeforge_trainer/step.py mirrors these.
-// ---------------------------------------------------------------------------------------------
-
-/** One upstream role, staged: `dir` holds the publication's files under their paths (`split=train/part-0.parquet`). */
-export const PythonStepInputSchema = z.strictObject({
-  dir: z.string().min(1),
-  /** Local paths of the publication's Parquet files, in manifest order. */
-  files: z.array(z.string()),
-  /** The upstream `_manifest.json`, as published. */
-  manifest: z.record(z.string(), z.unknown()),
-  uri: z.string(),
-  version: z.string(),
-});
-
-export const PythonStepConfigSchema = z.strictObject({
-  /** The pipeline step's name and the project kind it runs. */
-  step: z.string().min(1),
-  kind: z.string().min(1),
-  run_id: z.string().min(1),
-  dataset: z.string().min(1),
-  attempt: posInt(),
-  /** Absolute path of the script being run. */
-  script: z.string().min(1),
-  /** The step's `with:`, validated by its zod schema, defaults applied. */
-  params: z.record(z.string(), z.unknown()),
-  inputs: z.record(z.string(), PythonStepInputSchema),
-  /** The one directory the script may write its outputs into; published as the step's output. */
-  work_dir: z.string().min(1),
-  /** GPU queue only: where to write `step-N/` checkpoints (synced to the lake); null on the ETL queue. */
-  checkpoint_dir: z.string().nullable().default(null),
-  /** A `step-N` checkpoint directory to resume from (a retry after a preemption or a crash), or null. */
-  resume_from: z.string().nullable().default(null),
-  keep_last: posInt().default(2),
-  device: z.strictObject({
-    queue: z.enum(['etl', 'gpu']),
-    /** The slot held (a GPU index, `cpu`), null on the ETL queue. */
-    slot: z.string().nullable(),
-    kind: z.enum(['gpu', 'cpu']),
-    cuda_visible_devices: z.string(),
-  }),
-});
-export type PythonStepConfig = z.infer<typeof PythonStepConfigSchema>;
-export type PythonStepConfigInput = z.input<typeof PythonStepConfigSchema>;
-
-const scalar = z.union([z.number(), z.string(), z.boolean(), z.null()]);
-
-export const StepStartedEventSchema = z.object({
-  event: z.literal('started'),
-  ...base,
-  device: z.string(),
-  pid: int(),
-  resumed_from_step: int().min(0).nullable(),
-});
-
-/** What the script reports, as it likes: scalars only; `step`/`total_steps` (integers) drive the progress bar. */
-export const StepProgressEventSchema = z
-  .object({ event: z.literal('progress'), ...base, step: int().min(0).optional(), total_steps: int().min(0).optional() })
-  .catchall(scalar);
-
-export const StepDoneEventSchema = z.object({
-  event: z.literal('done'),
-  ...base,
-  metrics: MetricsSchema,
-});
-
-export const PythonStepEventSchema = z.discriminatedUnion('event', [
-  StepStartedEventSchema,
-  StepProgressEventSchema,
-  CheckpointEventSchema,
-  StepDoneEventSchema,
-  ErrorEventSchema,
-]);
-export type PythonStepEvent = z.infer<typeof PythonStepEventSchema>;
-export type StepProgressEvent = z.infer<typeof StepProgressEventSchema>;
-
 /** Exit codes of docs/design.md#the-trainer-protocol. Anything else is a crash. */
 export const TrainerExitCode = { Done: 0, BadInput: 2, Preempted: 75 } as const;
 
@@ -349,21 +273,4 @@ export function parseTrainerEvent(line: string): TrainerEvent | undefined {
   }
   const parsed = TrainerEventSchema.safeParse(value);
   return parsed.success ? parsed.data : undefined;
-}
-
-/** JSON Schemas for the Python side. run.json is read with defaults optional (`io: 'input'`). */
-export function trainerJsonSchemas(): { run: Record<string, unknown>; event: Record<string, unknown>; stepConfig: Record<string, unknown>; stepEvent: Record<string, unknown> } {
-  const strict = {
-    io: 'output' as const,
-    override: (ctx: { jsonSchema: unknown }) => {
-      // Strict for the emitter: every field the trainer writes must be declared here. Records keep theirs.
-      const s = ctx.jsonSchema as Record<string, unknown>;
-      if (s.type === 'object' && s.properties && s.additionalProperties === undefined) s.additionalProperties = false;
-    },
-  };
-  const run = z.toJSONSchema(RunConfigSchema, { io: 'input' }) as Record<string, unknown>;
-  const event = z.toJSONSchema(TrainerEventSchema, strict) as Record<string, unknown>;
-  const stepConfig = z.toJSONSchema(PythonStepConfigSchema, { io: 'input' }) as Record<string, unknown>;
-  const stepEvent = z.toJSONSchema(PythonStepEventSchema, strict) as Record<string, unknown>;
-  return { run, event, stepConfig, stepEvent };
 }

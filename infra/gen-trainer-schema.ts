@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { trainerJsonSchemas } from '../contracts/trainer-protocol.js';
+import { trainerJsonSchemas } from '../contracts/json-schemas.js';
 
 const SCHEMA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'trainer', 'lakeforge_trainer', 'schema');
 

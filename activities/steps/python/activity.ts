@@ -7,7 +7,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { badInput, invalidPipeline } from '../../../contracts/failures.js';
 import type { StepResult } from '../../../contracts/step-result.js';
-import { PythonStepConfigSchema, PythonStepEventSchema, type PythonStepConfigInput, type PythonStepEvent } from '../../../contracts/trainer-protocol.js';
+import { PythonStepConfigSchema, PythonStepEventSchema, type PythonStepConfigInput, type PythonStepEvent } from '../../../contracts/python-step-protocol.js';
 import { loadConfig } from '../../common/config.js';
 import { buildManifest, datasetName, describeFiles, lakeJoin, type Manifest } from '../../lake/index.js';
 import { currentContext, startHeartbeats } from '../../kernel/context.js';

@@ -2,7 +2,7 @@
 // under `<dir>/<role>/` by their path in the publication, so `split=train/part-0.parquet` keeps its split.
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PythonStepConfigInput } from '../../../contracts/trainer-protocol.js';
+import type { PythonStepConfigInput } from '../../../contracts/python-step-protocol.js';
 import type { StepResult } from '../../../contracts/step-result.js';
 import type { LakeStorage, Manifest, ObjectInfo } from '../../lake/index.js';
 import type { StepControl } from '../../kernel/context.js';
