@@ -90,8 +90,28 @@ export function mergeLive(progress: PipelineProgress, activities: LiveActivity[]
   return merged;
 }
 
+/**
+ * A running train step with no activity of its own in the run is a multi-node step: its node activities are pending
+ * in the child workflow `<run id>/<step>` (workflows/distributed-train.ts). The node that holds global rank 0
+ * heartbeats the figures; the others report none.
+ */
+async function mergeChildNodes(handle: WorkflowHandle, progress: PipelineProgress): Promise<PipelineProgress> {
+  const quiet = progress.steps.filter((s) => s.state === 'running' && s.kind === 'train' && s.training?.step === undefined);
+  if (!quiet.length) return progress;
+  const steps = await Promise.all(progress.steps.map(async (s) => {
+    if (!quiet.includes(s)) return s;
+    const nodes = await pendingActivities(handle.client.getHandle(`${handle.workflowId}/${s.name}`)).catch(() => [] as LiveActivity[]);
+    const speaking = nodes
+      .map((a) => ({ a, t: trainingFromHeartbeat(a.details, a.lastHeartbeatAt) }))
+      .filter((x) => x.t?.step !== undefined && x.t.step !== null)
+      .sort((x, y) => (y.t!.step! - x.t!.step!))[0];
+    return speaking ? { ...s, training: { ...s.training, ...speaking.t } } : s;
+  }));
+  return { ...progress, steps };
+}
+
 /** The `progress` query's answer merged with the live heartbeat details; the query alone when describe() fails. */
 export async function liveProgress(handle: WorkflowHandle, query: () => Promise<PipelineProgress>): Promise<PipelineProgress> {
   const [progress, activities] = await Promise.all([query(), pendingActivities(handle).catch(() => [] as LiveActivity[])]);
-  return progress.status === 'running' ? mergeLive(progress, activities) : progress;
+  return progress.status === 'running' ? mergeChildNodes(handle, mergeLive(progress, activities)) : progress;
 }

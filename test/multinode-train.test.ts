@@ -25,7 +25,7 @@ import { trainNodes, type DistributedTrainInput } from '../workflows/distributed
 import { validatePipeline } from '../workflows/spec/validate.js';
 import type { TrainerEvent } from '../contracts/trainer-protocol.js';
 import type { StepResult } from '../contracts/step-result.js';
-import { startPipeline } from '../cli/sdk.js';
+import { getProgress, startPipeline } from '../cli/sdk.js';
 import { createPipelineTestEnv, smallNewsSpec } from './fixtures/pipeline-env.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -252,7 +252,8 @@ describe('a 2-node train step on two GPU workers with one CPU slot each', () => 
 describe('a pipeline whose train step spans two nodes', () => {
   it('runs clean → features → train (2 nodes × 1 CPU slot, a child workflow) → evaluate → promote', async () => {
     const seen: { e: TrainerEvent; attempt: number; runId?: string }[] = [];
-    const env = await createPipelineTestEnv({ rows: 600, onTrainerEvent: (e, at) => seen.push({ e, attempt: at.attempt, runId: at.runId }) });
+    // A slower step (both ranks wait on each other), so live progress can be watched while it trains.
+    const env = await createPipelineTestEnv({ rows: 600, trainerEnv: { LAKEFORGE_TRAINER_STEP_SLEEP: '0.1' }, onTrainerEvent: (e, at) => seen.push({ e, attempt: at.attempt, runId: at.runId }) });
     const home2 = await mkdtemp(join(tmpdir(), 'lakeforge-home2-'));
     const eventsFile = join(home2, 'events.jsonl');
     let other: ChildProcess | undefined;
@@ -262,7 +263,18 @@ describe('a pipeline whose train step spans two nodes', () => {
       await env.run(async () => {
         const spec = smallNewsSpec((sp) => { sp.steps.find((s: { uses: string }) => s.uses === 'train').with.resources = { gpus: 2, gpusPerNode: 1 }; });
         const handle = await startPipeline(env.server.client, spec, { lake: env.lake, queues: env.queues, runKey: 'two-nodes' });
-        const out = await handle.result();
+        // Live progress of a multi-node step: getProgress reads the node that speaks, in the child workflow.
+        const live: number[] = [];
+        let finished = false;
+        const result = handle.result().finally(() => { finished = true; });
+        while (!finished) {
+          const t = (await getProgress(handle).catch(() => undefined))?.steps.find((x) => x.name === 'train');
+          if (t?.state === 'running' && typeof t.training?.step === 'number') live.push(t.training.step);
+          await Promise.race([result.catch(() => {}), new Promise((r) => setTimeout(r, 250))]);
+        }
+        const out = await result;
+        expect(live.length).toBeGreaterThan(0);
+        expect(Math.max(...live)).toBeGreaterThan(0);
         expect(Object.keys(out.steps)).toEqual(['clean', 'features', 'train', 'evaluate', 'promote']);
         // Train's events only (evaluate's trainer speaks too, without a runId).
         const events = [...seen, ...readEvents<(typeof seen)[number]>(eventsFile)].filter((s) => s.runId !== undefined);
