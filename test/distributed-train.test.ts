@@ -1,25 +1,20 @@
 // Multi-slot train steps: the allocator's atomic, first-come-first-served holds; `with.resources` validation; and a
 // real 2-rank (gloo, two CPU slots) train activity whose rank 1 is SIGKILLed mid-training: the whole group goes,
 // the attempt fails TrainerCrashed, and the retry resumes from the checkpoint to the exact step count.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useGpuTestEnv } from './fixtures/gpu-test-env.js';
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import { connectTestServer, uniqueTaskQueue } from './helpers/temporal.js';
-import { makeLocalLake, type TestLake } from './fixtures/lake-helpers.js';
-import { pidAlive, publishFeatures, tinyTrainParams, TRAINER_PYTHON, waitFor } from './fixtures/training-helpers.js';
-import { createGpuActivities, SlotAllocator, parseGpuSpec } from '../activities/steps/index.js';
+import { pidAlive, tinyTrainParams, waitFor } from './fixtures/training-helpers.js';
+import { SlotAllocator, parseGpuSpec } from '../activities/steps/index.js';
 import { combineSlots } from '../activities/trainer/slots.js';
 import { requiredSlots, torchrunEnv, trainerArgv } from '../activities/trainer/distributed.js';
 import { TrainParamsSchema } from '../activities/steps/train/params.js';
 import { listLakeCheckpoints, checkpointsPrefix } from '../activities/steps/train/checkpoints.js';
 import type { TrainerEvent } from '../contracts/trainer-protocol.js';
-import type { StepResult } from '../contracts/step-result.js';
 import type { TrainingTestArgs } from './fixtures/training-workflows.js';
 
-const WORKFLOWS = fileURLToPath(new URL('./fixtures/training-workflows.ts', import.meta.url));
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
 describe('multi-slot holds', () => {
@@ -97,47 +92,24 @@ function ranksOf(launcher: number): Record<number, number> {
 }
 
 describe('a 2-rank train step on two CPU slots', () => {
-  let server: Awaited<ReturnType<typeof connectTestServer>>;
-  let tl: TestLake;
-  let features: StepResult;
-  let worker: Worker;
-  let running: Promise<void>;
   const seen: { e: TrainerEvent; attempt: number; pid: number; runId?: string }[] = [];
-  const gpuQueue = uniqueTaskQueue('gpu-dist');
   const TOTAL = 48; // 4 epochs × 12 steps of 16 rows (8 per rank)
-
-  beforeAll(async () => {
-    server = await connectTestServer();
-    tl = await makeLocalLake();
-    features = await publishFeatures(tl.lake);
-    worker = await Worker.create({
-      connection: server.nativeConnection,
-      taskQueue: gpuQueue,
-      workflowsPath: WORKFLOWS,
-      activities: createGpuActivities({
-        home: tl.home, python: TRAINER_PYTHON, slots: new SlotAllocator(parseGpuSpec('cpu:2')!),
-        trainerEnv: { OMP_NUM_THREADS: '1', LAKEFORGE_TRAINER_STEP_SLEEP: '0.15', LAKEFORGE_TRAINER_VALIDATE_EVENTS: '1' },
-        heartbeatEveryMs: 1_000,
-        onTrainerEvent: (e, at) => seen.push({ e, attempt: at.attempt, pid: at.pid, runId: at.runId }),
-      }),
-      maxConcurrentActivityTaskExecutions: 2,
-      maxHeartbeatThrottleInterval: '1s',
-    });
-    running = worker.run();
-  });
-  afterAll(async () => {
-    if (worker?.getState() === 'RUNNING') worker.shutdown();
-    await running;
-    await server?.close();
-    await tl?.cleanup();
+  const gpu = useGpuTestEnv({
+    queue: 'gpu-dist', concurrency: 2,
+    deps: {
+      slots: new SlotAllocator(parseGpuSpec('cpu:2')!),
+      trainerEnv: { LAKEFORGE_TRAINER_STEP_SLEEP: '0.15', LAKEFORGE_TRAINER_VALIDATE_EVENTS: '1' },
+      heartbeatEveryMs: 1_000,
+      onTrainerEvent: (e, at) => seen.push({ e, attempt: at.attempt, pid: at.pid, runId: at.runId }),
+    },
   });
 
   const start = (runId: string, gpus: number) => {
     const args: TrainingTestArgs = {
-      lake: tl.uri, runId, model: `tiny-${runId}`, features, gpuQueue, heartbeatTimeout: '20s', maxAttempts: 3,
+      lake: gpu.tl.uri, runId, model: `tiny-${runId}`, features: gpu.features, gpuQueue: gpu.gpuQueue, heartbeatTimeout: '20s', maxAttempts: 3,
       train: tinyTrainParams({ hparams: { epochs: 4 }, checkpointEverySteps: 6, resources: { gpus } }),
     };
-    return server.client.workflow.start('trainingTestWorkflow', { taskQueue: gpuQueue, workflowId: `wf-${runId}`, args: [args] });
+    return gpu.server.client.workflow.start('trainingTestWorkflow', { taskQueue: gpu.gpuQueue, workflowId: `wf-${runId}`, args: [args] });
   };
   const of = (runId: string, attempt: number) => seen.filter((s) => s.runId === runId && s.attempt === attempt);
 
@@ -145,7 +117,7 @@ describe('a 2-rank train step on two CPU slots', () => {
     const runId = `dist-kill-${Date.now()}`;
     const handle = await start(runId, 2);
     const { pid, ranks } = await waitFor('a checkpoint in the lake and training beyond it', async () => {
-      const cks = await listLakeCheckpoints(tl.lake, checkpointsPrefix(runId, 'train'));
+      const cks = await listLakeCheckpoints(gpu.tl.lake, checkpointsPrefix(runId, 'train'));
       const progress = of(runId, 1).filter((s) => s.e.event === 'progress').map((s) => (s.e as { step: number }).step);
       const first = of(runId, 1)[0];
       if (!first || !cks.length || Math.max(-1, ...progress) < cks[cks.length - 1].step + 2) return undefined;
@@ -162,7 +134,7 @@ describe('a 2-rank train step on two CPU slots', () => {
     const started2 = of(runId, 2).find((s) => s.e.event === 'started')!.e as { resumed_from_step: number; world_size: number };
     expect(started2.world_size).toBe(2);
     expect(started2.resumed_from_step).toBeGreaterThan(0);
-    const history = await server.client.workflow.getHandle(handle.workflowId).fetchHistory();
+    const history = await gpu.server.client.workflow.getHandle(handle.workflowId).fetchHistory();
     const attempts = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!);
     expect(attempts.map((a) => a.attempt), JSON.stringify(attempts)).toEqual([2]);
     // The server may wrap a large failure (the surviving rank's traceback is in the message) as "exceeds size limit".

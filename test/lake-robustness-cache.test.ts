@@ -8,17 +8,9 @@ import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { ApplicationFailure } from '@temporalio/common';
 import { createEtlActivities, type EtlDeps } from '../activities/steps/index.js';
 import { readManifest, verifyPublished } from '../activities/lake/index.js';
-import { makeGcsLake, makeLocalLake, testDuckDb, writeRaw, type TestLake } from './fixtures/lake-helpers.js';
+import { makeGcsLake, makeLocalLake, testDuckDb, writeRaw, ID_TEXT_LABEL_PARAMS, type TestLake } from './fixtures/lake-helpers.js';
 
-const PARAMS = {
-  columns: [
-    { name: 'id', type: 'VARCHAR', nulls: 'drop' },
-    { name: 'text', type: 'VARCHAR', nulls: 'drop' },
-    { name: 'label', type: 'VARCHAR', nulls: 'drop' },
-  ],
-  key: ['id'],
-  labels: { column: 'label', values: ['a', 'b'] },
-};
+const PARAMS = ID_TEXT_LABEL_PARAMS;
 const FEATURES = { task: 'sequence-classification', textColumn: 'text', labelColumn: 'label' };
 
 for (const [name, make] of [['local', makeLocalLake], ['gcs', () => makeGcsLake(inject('gcsEmulatorHost'))]] as const) {

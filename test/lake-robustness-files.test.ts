@@ -10,18 +10,9 @@ import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { createEtlActivities, type EtlDeps } from '../activities/steps/index.js';
 import type { LocalLake } from '../activities/lake/local.js';
 import { quoteLiteral } from '../activities/duckdb/sql.js';
-import { makeLocalLake, readRows, testDuckDb, writeRaw, failureOf, type TestLake } from './fixtures/lake-helpers.js';
+import { makeLocalLake, readRows, testDuckDb, writeRaw, failureOf, ID_TEXT_LABEL_PARAMS, type TestLake } from './fixtures/lake-helpers.js';
 
-
-const PARAMS = {
-  columns: [
-    { name: 'id', type: 'VARCHAR', nulls: 'drop' },
-    { name: 'text', type: 'VARCHAR', nulls: 'drop' },
-    { name: 'label', type: 'VARCHAR', nulls: 'drop' },
-  ],
-  key: ['id'],
-  labels: { column: 'label', values: ['a', 'b'] },
-};
+const PARAMS = ID_TEXT_LABEL_PARAMS;
 const rowsSql = (n: number, from = 0) => `SELECT (${from} + range)::VARCHAR AS id, 'text number ' || range AS text, 'a' AS label FROM range(${n})`;
 
 describe('files real lakes hold', () => {

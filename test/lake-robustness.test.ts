@@ -9,18 +9,9 @@ import { createEtlActivities, type EtlDeps } from '../activities/steps/index.js'
 import { cleanManifests } from '../activities/steps/clean/activity.js';
 import { CleanParamsSchema } from '../activities/steps/clean/params.js';
 import type { LakeStorage } from '../activities/lake/index.js';
-import { makeLocalLake, readRows, testDuckDb, writeRaw, writeRawBytes, failureOf, type TestLake } from './fixtures/lake-helpers.js';
+import { makeLocalLake, readRows, testDuckDb, writeRaw, writeRawBytes, failureOf, ID_TEXT_LABEL_PARAMS, type TestLake } from './fixtures/lake-helpers.js';
 
-
-const TEXT_PARAMS = {
-  columns: [
-    { name: 'id', type: 'VARCHAR', nulls: 'drop' },
-    { name: 'text', type: 'VARCHAR', nulls: 'drop' },
-    { name: 'label', type: 'VARCHAR', nulls: 'drop' },
-  ],
-  key: ['id'],
-  labels: { column: 'label', values: ['a', 'b'] },
-};
+const TEXT_PARAMS = ID_TEXT_LABEL_PARAMS;
 
 describe('real-world lakes', () => {
   let tl: TestLake;

@@ -1,21 +1,16 @@
 // report.html as people read it: a real train → evaluate → promote run makes a champion, a second model's evaluation
 // renders the candidate beside its baselines and that champion, and headless Chromium shows the baseline row, the
 // champion column, the PR curve and the lineage. Screenshot: test/artifacts/report.png.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useGpuTestEnv } from './fixtures/gpu-test-env.js';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from '@temporalio/worker';
-import { connectTestServer, uniqueTaskQueue } from './helpers/temporal.js';
-import { makeLocalLake, type TestLake } from './fixtures/lake-helpers.js';
-import { publishFeatures, tinyTrainParams, TRAINER_PYTHON } from './fixtures/training-helpers.js';
-import { createGpuActivities, CPU_SLOT, SlotAllocator } from '../activities/steps/index.js';
+import { pathToFileURL } from 'node:url';
+import { tinyTrainParams } from './fixtures/training-helpers.js';
 import { prFromScores } from '../activities/steps/evaluate/report-data.js';
 import { num } from '../activities/steps/evaluate/report-compare.js';
-import type { StepResult } from '../contracts/step-result.js';
 import type { TrainingTestArgs } from './fixtures/training-workflows.js';
 
-const WORKFLOWS = fileURLToPath(new URL('./fixtures/training-workflows.ts', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 const SCREENSHOT = 'test/artifacts/report.png';
@@ -30,58 +25,35 @@ describe('precision-recall points', () => {
 });
 
 describe('report.html', () => {
-  let server: Awaited<ReturnType<typeof connectTestServer>>;
-  let tl: TestLake;
-  let features: StepResult;
-  let worker: Worker;
-  let running: Promise<void>;
-  const gpuQueue = uniqueTaskQueue('gpu-report');
-
-  beforeAll(async () => {
-    server = await connectTestServer();
-    tl = await makeLocalLake();
-    features = await publishFeatures(tl.lake, { binary: true });
-    worker = await Worker.create({
-      connection: server.nativeConnection, taskQueue: gpuQueue, workflowsPath: WORKFLOWS,
-      activities: createGpuActivities({ home: tl.home, python: TRAINER_PYTHON, slots: new SlotAllocator([CPU_SLOT]), trainerEnv: { OMP_NUM_THREADS: '1' } }),
-      maxConcurrentActivityTaskExecutions: 1,
-    });
-    running = worker.run();
-  });
-  afterAll(async () => {
-    if (worker?.getState() === 'RUNNING') worker.shutdown();
-    await running;
-    await server?.close();
-    await tl?.cleanup();
-  });
+  const gpu = useGpuTestEnv({ queue: 'gpu-report', features: { binary: true } });
 
   const run = (seed: number, promote: boolean) => {
     const a: TrainingTestArgs = {
-      lake: tl.uri, runId: `report-${seed}-${Date.now()}`, model: 'rep', features, gpuQueue,
+      lake: gpu.tl.uri, runId: `report-${seed}-${Date.now()}`, model: 'rep', features: gpu.features, gpuQueue: gpu.gpuQueue,
       train: tinyTrainParams({ seed, hparams: { epochs: 1 } }), evaluate: {},
       ...(promote ? { promote: { metric: 'accuracy', threshold: 0, mustBeatBaseline: false } } : {}),
     };
-    return server.client.workflow.execute('trainingTestWorkflow', { taskQueue: gpuQueue, workflowId: `report-${seed}-${Date.now()}`, args: [a] });
+    return gpu.server.client.workflow.execute('trainingTestWorkflow', { taskQueue: gpu.gpuQueue, workflowId: `report-${seed}-${Date.now()}`, args: [a] });
   };
 
   it('shows the candidate beside its baselines and the current champion', async () => {
     const first = await run(7, true);
     expect(first.promoted!.metrics!.promoted).toBe(1);
     const second = await run(8, false);
-    const rel = `${tl.lake.relative(second.evaluated!.uri)}`;
-    const html = (await tl.lake.readText(`${rel}/report.html`))!;
-    const body = JSON.parse((await tl.lake.readText(`${rel}/metrics.json`))!);
+    const rel = `${gpu.tl.lake.relative(second.evaluated!.uri)}`;
+    const html = (await gpu.tl.lake.readText(`${rel}/report.html`))!;
+    const body = JSON.parse((await gpu.tl.lake.readText(`${rel}/metrics.json`))!);
     expect(html).toContain('baseline: TF-IDF + logistic regression');
     expect(html).toContain(`current champion ${first.trained.version}`);
     expect(html).toContain('Precision-recall');
-    expect(html).toContain(features.version);
+    expect(html).toContain(gpu.features.version);
     expect(html).not.toMatch(/<script|<link|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
     if (!hasChromium) {
       console.warn(`SKIPPING the report's browser check: ${CHROMIUM} is missing (apt-get install chromium)`);
       return;
     }
     const { chromium } = await import('playwright-core');
-    const file = join(tl.home, 'report.html');
+    const file = join(gpu.tl.home, 'report.html');
     writeFileSync(file, html);
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
     try {
