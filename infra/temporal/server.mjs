@@ -82,7 +82,7 @@ export async function spawnDevServer({ temporalBin, ip = '127.0.0.1', port, uiPo
   else args.push('--headless');
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
   // Eager activity dispatch: an activity on the workflow's own task queue comes back with the workflow task's
-  // reply instead of a second trip through matching (halves the hop between ETL steps; bench/overhead.ts).
+  // reply instead of a second trip through matching (halves the hop between ETL steps; bench/peers).
   args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
   // Task priority and fair share between teams (workflows/priority.ts) need the new matcher; without these the
   // server ignores tasks' priority and fairness keys and serves each queue first in, first out.
