@@ -4,12 +4,12 @@
 import { join } from 'node:path';
 import { BIGINT, BOOLEAN, DOUBLE, LIST, StatementType, VARCHAR, listValue, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { ApplicationFailure } from '@temporalio/common';
-import { badInput, invalidPipeline, invariantViolated } from '../../../contracts/failures.js';
+import { badInput, invalidPipeline } from '../../../contracts/failures.js';
 import type { StepInput } from '../../../contracts/step-input.js';
 import type { StepResult } from '../../../contracts/step-result.js';
 import { buildManifest, datasetName, lakeJoin } from '../../lake/index.js';
 import { quoteIdent, quoteLiteral } from '../../duckdb/sql.js';
-import { queryRows, runStatement, type StepControl } from '../../duckdb/run.js';
+import { runStatement, type StepControl } from '../../duckdb/run.js';
 import { firstLine, parquetRows, parquetSchema, withConnection, type EtlDeps } from '../../duckdb/files.js';
 import { classifyDuckdbError } from '../../duckdb/errors.js';
 import { runStep, type StepImpl } from '../../kernel/lifecycle.js';
@@ -23,7 +23,6 @@ import { readSqlFile } from './file.js';
 /** Bumped whenever this kind changes what it computes; part of the version (docs/design.md#versions). */
 export const SQL_STEP_CODE_VERSION = 'sql-1';
 const ROW_GROUP_SIZE = 122_880;
-const OUTPUT_TABLE = '__lf_sql_output';
 
 type Staged = { local: string; uri: string; path: string };
 
@@ -175,24 +174,18 @@ async function computeSql(
       throw invalidPipeline(`with.params: ${unused.map((n) => `"${n}"`).join(', ')} ${unused.length > 1 ? 'are' : 'is'} not used by ${file} (it uses: ${used.map((n) => `$${n}`).join(', ') || 'no parameters'})`, { file, field: 'with.params', unused });
     }
 
-    // The query text goes in as written: a prefix only, so trailing comments and a final ";" are harmless.
+    // The query text goes in as written, less a final ";" (trailing comments end at the newline before the ")").
     const { values, types } = bindSqlParams(o.bound);
-    await runStatement(conn, control, 'query', `CREATE OR REPLACE TEMP TABLE ${quoteIdent(OUTPUT_TABLE)} AS\n${o.sqlText}`, values, types);
-    const [{ n }] = await queryRows(conn, control, 'count', `SELECT count(*) AS n FROM ${quoteIdent(OUTPUT_TABLE)}`);
-    const rows = Number(n);
+    // Straight from the query into the work directory: no materialised copy of the result (the kernel checks the
+    // file's row count against this one before publishing, and an empty result is refused before anything is).
+    const wrote = await runStatement(conn, control, 'query',
+      `COPY (\n${o.sqlText.replace(/;(\s|--[^\n]*)*$/, '')}\n) TO ${quoteLiteral(o.outPath)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_SIZE})`, values, types);
+    const rows = Number(wrote.rowsChanged);
     if (rows === 0) throw badInput(`SQL step ${file} returned no rows`, { file });
-    const wrote = await runStatement(
-      conn,
-      control,
-      'write',
-      `COPY ${quoteIdent(OUTPUT_TABLE)} TO ${quoteLiteral(o.outPath)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_SIZE})`,
-    );
-    if (Number(wrote.rowsChanged) !== rows) throw invariantViolated(`sql step: wrote ${wrote.rowsChanged} of ${rows} rows`);
     return rows;
   } catch (err) {
     throw await mapSqlError(err, file, files, control, conn);
   } finally {
-    await conn.run(`DROP TABLE IF EXISTS ${quoteIdent(OUTPUT_TABLE)}`).catch(() => {});
     await conn.run(`DROP VIEW IF EXISTS ${quoteIdent('input')}`).catch(() => {});
   }
 }
