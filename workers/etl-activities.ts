@@ -5,5 +5,5 @@ import { createProbeActivities } from '../activities/steps/probe.js';
 
 /** Everything the lakeforge-etl queue serves, given the worker's one DuckDB instance. */
 export function etlActivities(db: DuckDBInstance) {
-  return { ...createEtlActivities({ duckdb: db }), ...createPromoteActivities(), ...createProbeActivities() };
+  return { ...createEtlActivities({ duckdb: db }), ...createPromoteActivities(), ...createProbeActivities({ duckdb: db }) };
 }

@@ -96,10 +96,26 @@ async function recordResult(kind: string, input: Record<string, unknown>, result
   if (published) m.createCounter(LAKEFORGE_METRICS.bytesPublished).add(published, { kind });
 }
 
+/** The whole-DAG probe answers steps of several kinds at once: each is a cached step of its own kind. */
+function recordProbe(arg: unknown, result: unknown): void {
+  const steps = (arg as { steps?: { name: string; kind: string }[] })?.steps ?? [];
+  const cached = (result as { cached?: Record<string, StepResult> })?.cached ?? {};
+  for (const s of steps) {
+    if (!cached[s.name]) continue;
+    meter().createCounter(LAKEFORGE_METRICS.steps).add(1, { kind: s.kind, outcome: 'cached' });
+    meter().createCounter(LAKEFORGE_METRICS.cacheHits).add(1, { kind: s.kind });
+  }
+}
+
 /** Worker option `interceptors.activity`: step duration and outcome per kind, rows, cache hits, bytes, restarts. */
 export const metricsActivityInterceptor: ActivityInterceptorsFactory = (ctx) => ({
   inbound: {
     async execute(input, next) {
+      if (ctx.info.activityType === 'probePipeline') {
+        const result = await next(input);
+        recordProbe(input.args[0], result);
+        return result;
+      }
       const kind = KIND[ctx.info.activityType];
       if (!kind) return next(input);
       const t0 = performance.now();

@@ -6,6 +6,7 @@ import {
 } from '@temporalio/workflow';
 // Types only: the activities' real signatures, so a call that no longer matches them fails tsc.
 import type { StepActivities } from '../activities/steps/activities.js';
+import type { ProbeStep } from '../activities/steps/probe-pipeline.js';
 import type { StepResult } from '../contracts/step-result.js';
 import type { ParamsOf, StepInput } from '../contracts/step-input.js';
 import type { UserKind } from '../contracts/user-kind.js';
@@ -19,6 +20,8 @@ import { partitionedCleanWorkflow, partitionedFeaturesWorkflow } from './partiti
 import { childPriority, runPriorityContext, stepPriority } from './priority.js';
 import { probeThenRun } from './gpu-cache.js';
 import { distributedTrainWorkflow, trainNodes } from './distributed-train.js';
+import { probePipeline } from './pipeline-probe.js';
+import { inlineActivities, runsInline } from './inline-steps.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep, type RunStatus } from '../contracts/search-attributes.js';
 
 export { cancelUpdate, progressQuery, stepProgressSignal } from '../contracts/messages.js';
@@ -158,24 +161,30 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
   }, { validator: (_reason: string) => rejectRepeatedCancel(progress.status, cancelReason) });
 
   const results: Record<string, StepResult> = {};
+  let probe: Awaited<ReturnType<typeof probePipeline>> = { cached: {}, probed: 0, rawBytes: {} };
+  const runId = `${plan.spec.name}-${runKey}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const partitioned = (step: PlannedStep) => !step.user && REGISTRY[step.kind].partitioned && !!step.params.partitions;
+  /** The step's activity input but its upstream results (the same for the whole-DAG probe and the step itself). */
+  const baseInput = (step: PlannedStep) => {
+    const file = step.kind === 'sql' ? (step.params.file as string) : undefined;
+    const params = file && input.sources?.[file] !== undefined ? { ...step.params, text: input.sources[file] } : step.params;
+    return { lake, dataset, step: step.name, runId, ...(step.model ? { model: step.model } : {}), params };
+  };
   const runStep = async (step: PlannedStep): Promise<StepResult> => {
     const options = activityOptions(step, plan, input.queues);
-    const runId = `${plan.spec.name}-${runKey}`.replace(/[^A-Za-z0-9_.-]/g, '_');
     const inputs = Object.fromEntries(Object.entries(step.inputs).map(([role, from]) => [role, results[from]]));
-    if (!step.user && REGISTRY[step.kind].partitioned && step.params.partitions) {
+    if (partitioned(step)) {
       // Fanned out over the queue's workers by a child workflow; its id names the run and the step.
       const child = { workflowId: `${workflowInfo().workflowId}/${step.name}`, taskQueue: options.taskQueue, ...childPriority(options) };
       if (step.kind === 'clean') return executeChild(partitionedCleanWorkflow, { ...child, args: [{ lake, dataset, params: step.params as ParamsOf<'clean'>, activity: options }] });
       return executeChild(partitionedFeaturesWorkflow, { ...child, args: [{ lake, dataset, input: inputs.input, params: step.params as ParamsOf<'features'>, activity: options }] });
     }
-    const file = step.kind === 'sql' ? (step.params.file as string) : undefined;
-    const params = file && input.sources?.[file] !== undefined ? { ...step.params, text: input.sources[file] } : step.params;
-    const stepInput = { lake, dataset, step: step.name, runId, ...(step.model ? { model: step.model } : {}), inputs, params } as StepInput<typeof step.kind>;
+    const stepInput = { ...baseInput(step), inputs } as StepInput<typeof step.kind>;
     // A train step over several machines: a child workflow runs its group of node activities (workflows/distributed-train.ts).
     const nnodes = !step.user && step.kind === 'train' ? trainNodes(step.params) : 1;
     const dispatch = nnodes > 1
       ? () => executeChild(distributedTrainWorkflow, { workflowId: `${workflowInfo().workflowId}/${step.name}`, ...childPriority(options), args: [{ input: stepInput as StepInput<'train'>, nnodes, activity: options }] })
-      : () => callStep(proxyActivities<StepActivities>(options), step.kind, stepInput);
+      : () => callStep(runsInline(step.kind, options, Object.values(inputs), probe.rawBytes[step.name], probe.taskQueue) ? inlineActivities(options) : proxyActivities<StepActivities>(options), step.kind, stepInput);
     // A GPU kind's cached output is answered on the ETL queue, without waiting for a GPU slot.
     if (!step.user && REGISTRY[step.kind].queue === 'gpu') return probeThenRun(step.kind, stepInput, options, input.queues?.etl ?? DEFAULT_QUEUES.etl, dispatch);
     return dispatch();
@@ -184,9 +193,21 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
   let firstFailure: { step: string; error: unknown } | undefined;
   try {
     await scope.run(async () => {
-      // Start every step whose needs are met; as each finishes, start what it unblocks.
       const running = new Map<string, Promise<void>>();
       const done = new Set<string>();
+      // What the lake already holds, for every step at once: those steps are done before anything is dispatched.
+      probe = await probePipeline(plan.steps.filter((st) => !st.user && !partitioned(st))
+        .map((st) => ({ name: st.name, kind: st.kind, inputs: st.inputs, input: baseInput(st) as ProbeStep['input'] })));
+      for (const step of plan.steps) {
+        const hit = probe.cached[step.name];
+        if (!hit || !step.needs.every((n) => done.has(n))) continue;
+        const s = stepState.get(step.name)!;
+        Object.assign(s, { state: 'cached', result: hit });
+        results[step.name] = hit;
+        done.add(step.name);
+      }
+      if (done.size) publish();
+      // Start every step whose needs are met; as each finishes, start what it unblocks.
       const launch = () => {
         for (const step of plan.steps) {
           if (firstFailure || running.has(step.name) || done.has(step.name)) continue;

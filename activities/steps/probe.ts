@@ -12,17 +12,24 @@ import type { LakeDeps } from '../kernel/input.js';
 import { resolveDeps, type GpuActivityDeps } from '../trainer/deps.js';
 import { CPU_SLOT, SlotAllocator } from '../trainer/slots.js';
 import { STEP_IMPLS } from './activities.js';
+import type { EtlDeps } from '../duckdb/files.js';
+import { createPipelineProbe } from './probe-pipeline.js';
 import { REGISTRY, isStepKind, type StepKind } from './registry.js';
 
 export interface ProbeCacheInput { kind: StepKind; input: StepInput<StepKind> }
 
-/** The ETL queue's cache probe (lake reads and the trainer's code hash only: no slot, no Python). */
-export function createProbeActivities(deps: Pick<GpuActivityDeps, 'home' | 'lakeOptions' | 'trainerDir'> = {}) {
+/**
+ * The ETL queue's cache probes (lake reads and the trainer's code hash only: no slot, no Python): probeCache for one
+ * GPU step, probePipeline for the whole DAG (given the worker's DuckDB, which the ETL kinds' plans are built with).
+ */
+export function createProbeActivities(deps: Pick<GpuActivityDeps, 'home' | 'lakeOptions' | 'trainerDir'> & Partial<Pick<EtlDeps, 'duckdb'>> = {}) {
   const home = deps.home ?? loadConfig().home;
   // The trainer's sources travel in the CPU image too (infra/docker/worker-cpu.Dockerfile): its hash is in the version.
   // A placeholder slot: plans never acquire one, and the ETL machine has no GPU to detect.
   const d = resolveDeps({ home, lakeOptions: deps.lakeOptions, trainerDir: deps.trainerDir ?? join(REPO_ROOT, 'trainer'), slots: new SlotAllocator([CPU_SLOT]) });
+  const etl = deps.duckdb ? { duckdb: deps.duckdb, home, lakeOptions: deps.lakeOptions } : null;
   return {
+    ...(etl ? createPipelineProbe((kind) => (REGISTRY[kind].queue === 'gpu' ? d : etl)) : {}),
     async probeCache({ kind, input }: ProbeCacheInput): Promise<StepResult | null> {
       if (!isStepKind(kind) || REGISTRY[kind].queue !== 'gpu') throw invalidPipeline(`probeCache: ${JSON.stringify(kind)} is not a GPU step kind`);
       return probeStep(STEP_IMPLS[kind] as unknown as StepImpl<StepKind, LakeDeps, unknown>, d, input);
