@@ -1,6 +1,6 @@
 // The ETL worker: task queue lakeforge-etl, one DuckDB instance for the process.
 // Worker.run() drains in-flight tasks on SIGINT/SIGTERM before it returns (graceful shutdown).
-import { Worker } from '@temporalio/worker';
+import { Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { loadConfig } from '../activities/common/config.js';
 import { connectWorker } from '../activities/common/temporal-connection.js';
@@ -12,6 +12,8 @@ import { installMetricsRuntime, metricsActivityInterceptor } from './metrics.js'
 
 export interface EtlWorkerOptions {
   taskQueue?: string;
+  /** More activity interceptors (bench/peers times each step's start and end with one), after the metrics'. */
+  activityInterceptors?: ActivityInterceptorsFactory[];
   /** More activities on this queue (a project's own steps, workers/project.ts), given the worker's DuckDB. */
   extraActivities?: (deps: { duckdb: DuckDBInstance }) => Record<string, (...args: never[]) => Promise<unknown>> | Promise<Record<string, (...args: never[]) => Promise<unknown>>>;
 }
@@ -27,7 +29,7 @@ export async function createEtlWorker(opts: EtlWorkerOptions = {}) {
     ...(await workflowCode()),
     activities: { ...etlActivities(db), ...(await opts.extraActivities?.({ duckdb: db })) },
     // Only with metrics on: recording reads the step's manifests for the byte counts.
-    ...(metricsPort ? { interceptors: { activity: [metricsActivityInterceptor] } } : {}),
+    interceptors: { activity: [...(metricsPort ? [metricsActivityInterceptor] : []), ...(opts.activityInterceptors ?? [])] },
     shutdownGraceTime: '30s',
   });
   return { worker, close: async () => { db.closeSync(); await connection.close(); } };

@@ -17,14 +17,20 @@ export function currentContext(): Context | undefined {
   }
 }
 
+/** The context to heartbeat on: a local activity (a step run inline, workflows/inline-steps.ts) has none to send. */
+function heartbeatContext(ctx: Context | undefined): Context | undefined {
+  return ctx && !ctx.info.isLocal ? ctx : undefined;
+}
+
 export function currentControl(): StepControl {
   const ctx = currentContext();
-  return ctx ? { heartbeat: (d) => ctx.heartbeat(d), signal: ctx.cancellationSignal } : { heartbeat: () => {}, signal: undefined };
+  const hb = heartbeatContext(ctx);
+  return ctx ? { heartbeat: (d) => hb?.heartbeat(d), signal: ctx.cancellationSignal } : { heartbeat: () => {}, signal: undefined };
 }
 
 /** Heartbeats `details()` now and every `everyMs` until stopped; inert outside an activity. */
 export function startHeartbeats(details: () => unknown, everyMs = 5_000): { beat: () => void; stop: () => void } {
-  const ctx = currentContext();
+  const ctx = heartbeatContext(currentContext());
   const beat = () => ctx?.heartbeat(details());
   beat();
   // Several beats per heartbeat timeout, whatever the caller chose, so a busy event loop never misses one.

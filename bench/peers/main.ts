@@ -41,7 +41,7 @@ const { createEtlWorker } = await import('../../workers/etl.js');
 const { createDuckDb } = await import('../../activities/duckdb/instance.js');
 const { openLake, readManifest } = await import('../../activities/lake/index.js');
 const { generateTextClassification } = await import('../../examples/generate-lib.js');
-const { chainSpec, etlSpec, runLakeforge } = await import('./lakeforge.js');
+const { chainSpec, etlSpec, runLakeforge, StepClock } = await import('./lakeforge.js');
 const { cleanStatements, featuresStatements } = await import('./statements.js');
 const { ensurePeersVenv, startPrefect, runPeer } = await import('./peers.js');
 const { summarize, fmtS, fmtMs, ratio } = await import('./stats.js');
@@ -54,7 +54,8 @@ const dagsterEnv = { DAGSTER_HOME: join(OUT, 'dagster-home') };
 mkdirSync(dagsterEnv.DAGSTER_HOME, { recursive: true });
 const client = await connectClient();
 const queue = `bench-peers-${Date.now().toString(36)}`;
-const { worker, close } = await createEtlWorker({ taskQueue: queue });
+const clock = new StepClock();
+const { worker, close } = await createEtlWorker({ taskQueue: queue, activityInterceptors: [clock.interceptor] });
 const db = await createDuckDb({ tempDirectory: join(OUT, 'duckdb-tmp') });
 
 const samples: Record<string, Sample[]> = { lfChain: [], lfCached: [], pfChain: [], pfCached: [], dgChain: [], lfEtl: [], pfEtl: [], dgEtl: [] };
@@ -72,8 +73,8 @@ await worker.runUntil(async () => {
     cpSync(join(seedLake, 'raw'), join(lakeDir, 'raw'), { recursive: true });
     const lake = pathToFileURL(lakeDir).href;
     const spec = chainSpec('chain', STEPS);
-    const run = await runLakeforge(client, spec, lake, `chain-${r + 1}`, queue);
-    const again = await runLakeforge(client, spec, lake, `cached-${r + 1}`, queue);
+    const run = await runLakeforge(client, clock, spec, lake, `chain-${r + 1}`, queue);
+    const again = await runLakeforge(client, clock, spec, lake, `cached-${r + 1}`, queue);
     if (again.cached !== STEPS + 1) throw new Error(`lakeforge cached run: ${again.cached} of ${STEPS + 1} steps cached`);
     if (!cleanParams) {
       const res = run.result as { steps: Record<string, { manifest: string }> };
@@ -111,7 +112,7 @@ await worker.runUntil(async () => {
     raw = (await big.list(`raw/${dataset}`)).filter((o) => o.path.endsWith('.parquet'));
   }
   for (const tree of ['clean', 'rejects', 'features']) rmSync(join(bigDir, tree, dataset), { recursive: true, force: true });
-  const lf = await runLakeforge(client, etlSpec(dataset), big.uri(''), `etl-${Date.now()}`, queue);
+  const lf = await runLakeforge(client, clock, etlSpec(dataset), big.uri(''), `etl-${Date.now()}`, queue);
   if (lf.cached) throw new Error('the ETL run hit the cache');
   samples.lfEtl.push(lf);
   log(`lakeforge clean → features: ${lf.total_s.toFixed(1)}s`);
