@@ -55,6 +55,11 @@ describe('worker metrics on LAKEFORGE_METRICS_PORT', () => {
     expect(reasons.reduce((s, [, n]) => s + n, 0)).toBe(rejects.rows);
     expect(one(LAKEFORGE_METRICS.trainingStep, { model: 'news-bert' })).toBe(out.steps.train.metrics!.steps);
     expect(one(LAKEFORGE_METRICS.steps, { kind: 'train', outcome: 'succeeded' })).toBe(1);
+    // Bytes: what clean published is what features read (its one input), to the byte of the manifests.
+    const cleanBytes = (await readManifest(lake, lake.relative(out.steps.clean.uri)))!.bytes;
+    expect(cleanBytes).toBeGreaterThan(0);
+    expect(one(LAKEFORGE_METRICS.bytesPublished, { kind: 'clean' })).toBe(cleanBytes);
+    expect(one(LAKEFORGE_METRICS.bytesRead, { kind: 'features' })).toBe(cleanBytes);
     // The SDK's own worker metrics come from the same endpoint.
     expect([...metrics.keys()].some((k) => k.startsWith('temporal_'))).toBe(true);
     // The Grafana dashboard's SDK series are ones this scrape really has.

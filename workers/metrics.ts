@@ -90,7 +90,8 @@ async function recordResult(kind: string, input: Record<string, unknown>, result
     }
   }
   if (typeof input.lake !== 'string') return;
-  const upstream = ['input', 'features', 'trained', 'evaluated'].map((k) => input[k]).filter(isStepResult);
+  // The step's upstream results sit under `inputs` (contracts/step-input.ts), by role.
+  const upstream = Object.values((input.inputs ?? {}) as Record<string, unknown>).filter(isStepResult);
   const [read, published] = await Promise.all([manifestBytes(input.lake, upstream), manifestBytes(input.lake, [result])]);
   if (read) m.createCounter(LAKEFORGE_METRICS.bytesRead).add(read, { kind });
   if (published) m.createCounter(LAKEFORGE_METRICS.bytesPublished).add(published, { kind });
