@@ -112,7 +112,7 @@ await worker.runUntil(async () => {
     raw = (await big.list(`raw/${dataset}`)).filter((o) => o.path.endsWith('.parquet'));
   }
   for (const tree of ['clean', 'rejects', 'features']) rmSync(join(bigDir, tree, dataset), { recursive: true, force: true });
-  const lf = await runLakeforge(client, clock, etlSpec(dataset), big.uri(''), `etl-${Date.now()}`, queue);
+  const lf = await runLakeforge(client, clock, etlSpec(dataset), pathToFileURL(bigDir).href, `etl-${Date.now()}`, queue);
   if (lf.cached) throw new Error('the ETL run hit the cache');
   samples.lfEtl.push(lf);
   log(`lakeforge clean → features: ${lf.total_s.toFixed(1)}s`);
