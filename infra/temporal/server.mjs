@@ -115,8 +115,16 @@ function readPid(env) {
   }
 }
 
+/**
+ * The Web UI's base URL: LAKEFORGE_UI_URL when set (a proxy, a cluster's UI), else the port the running dev server
+ * was started on (recorded at start, so a CLI in another shell without LAKEFORGE_UI_PORT links to the right one),
+ * else LAKEFORGE_UI_PORT, else 8233.
+ */
 export function webUiUrl(env = process.env) {
-  return env.LAKEFORGE_UI_URL ?? 'http://localhost:8233';
+  if (env.LAKEFORGE_UI_URL) return env.LAKEFORGE_UI_URL;
+  const recorded = join(stateDir(env), 'ui.url');
+  if (readPid(env) && existsSync(recorded)) return readFileSync(recorded, 'utf8').trim();
+  return `http://localhost:${env.LAKEFORGE_UI_PORT || 8233}`;
 }
 
 /** Ensures a dev server answers at TEMPORAL_ADDRESS; starts one with a persistent SQLite db when none does. */
@@ -138,10 +146,11 @@ export async function startServer({ env = process.env, log = (m) => process.stde
   const logFile = join(dir, 'server.log');
   log(`[lakeforge] starting Temporal dev server at ${address} (UI ${webUiUrl(env)}, state ${join(dir, 'dev.db')})…`);
   const child = await spawnDevServer({
-    temporalBin, ip: '127.0.0.1', port, uiPort: Number(env.LAKEFORGE_UI_PORT ?? 8233), dbFile: join(dir, 'dev.db'), logFile,
+    temporalBin, ip: '127.0.0.1', port, uiPort: Number(env.LAKEFORGE_UI_PORT || 8233), dbFile: join(dir, 'dev.db'), logFile,
     namespace: env.TEMPORAL_NAMESPACE ?? 'default',
   });
   writeFileSync(join(dir, 'server.pid'), String(child.pid));
+  writeFileSync(join(dir, 'ui.url'), `http://localhost:${Number(env.LAKEFORGE_UI_PORT || 8233)}`);
   log(`[lakeforge] Temporal dev server ready (pid ${child.pid})`);
   return { address, started: true, pid: child.pid };
 }
