@@ -35,14 +35,16 @@ describe('progress renderer', () => {
     r.update(snapshot(), t0 + 4_000); // nothing new
     r.update(snapshot([{}, { training: { step: 40, totalSteps: 120, loss: 0.5 } }]), t0 + 5_000); // too soon
     r.update(snapshot([{}, { training: { step: 60, totalSteps: 120, loss: 0.4 } }]), t0 + 9_000);
-    r.finish({ ...snapshot([{}, { state: 'succeeded', endedAt: t0 + 20_000, training: undefined }, { state: 'succeeded', startedAt: t0 + 20_000, endedAt: t0 + 21_000 }]), status: 'succeeded' }, t0 + 21_000);
+    // A train step's result has no rows (rows: 0): its line shows its training figures, not "0 rows".
+    const trained = { step: 'train', version: 'v', uri: 'file:///l/models/m', cached: false, rows: 0, manifest: 'm', metrics: { steps: 120, final_loss: 0.31 } };
+    r.finish({ ...snapshot([{}, { state: 'succeeded', endedAt: t0 + 20_000, training: undefined, result: trained }, { state: 'succeeded', startedAt: t0 + 20_000, endedAt: t0 + 21_000 }]), status: 'succeeded' }, t0 + 21_000);
     expect(out.text).not.toContain('\x1b[');
     expect(out.text.trim().split('\n')).toEqual([
       '[10:00:03] clean (clean): succeeded in 2.0s — 950 rows',
       '[10:00:03] train (train): running',
       '[10:00:03] train (train): 25% step 30/120  loss 0.6931  52.5 samples/s  ETA 1m35s',
       '[10:00:09] train (train): 50% step 60/120  loss 0.4000',
-      '[10:00:21] train (train): succeeded in 18.0s',
+      '[10:00:21] train (train): succeeded in 18.0s — steps=120  final_loss=0.3100',
       '[10:00:21] evaluate (evaluate): succeeded in 1.0s',
       'pipeline news-topics succeeded: 3/3 steps done',
     ]);

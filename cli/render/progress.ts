@@ -55,10 +55,13 @@ function stepDuration(s: StepProgress, now: number): string {
   return formatDuration((s.endedAt ?? (s.state === 'running' ? now : s.startedAt)) - s.startedAt);
 }
 
+const MODEL_KINDS = new Set(['train', 'evaluate', 'promote']);
+
 function stepDetail(s: StepProgress): string {
   if (s.error) return s.error.split('\n')[0];
   const parts: string[] = [];
-  if (s.result?.rows !== undefined) parts.push(`${s.result.rows} rows`);
+  // A model step's output is a checkpoint or a report, not rows: its line shows its figures (metrics) instead.
+  if (s.result?.rows !== undefined && !MODEL_KINDS.has(s.kind)) parts.push(`${s.result.rows} rows`);
   const m = s.result?.metrics;
   if (m) parts.push(...Object.entries(m).slice(0, 4).map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(4)}`));
   return parts.join('  ');
