@@ -60,6 +60,16 @@ describe('worker metrics on LAKEFORGE_METRICS_PORT', () => {
     expect(cleanBytes).toBeGreaterThan(0);
     expect(one(LAKEFORGE_METRICS.bytesPublished, { kind: 'clean' })).toBe(cleanBytes);
     expect(one(LAKEFORGE_METRICS.bytesRead, { kind: 'features' })).toBe(cleanBytes);
+    // The same run again, fully cached: every step is a cache hit of its own kind (answered by the pipeline's probe).
+    const again = await env.run(async () => (await startPipeline(env.server.client, smallNewsSpec(), { lake: env.lake, queues: env.queues, runKey: 'metrics-again' })).result());
+    const after = parse(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    const hits = (name: string, labels: Record<string, string>) => (after.get(name) ?? []).filter((r) => Object.entries(labels).every(([k, v]) => r.labels[k] === v)).reduce((n, r) => n + r.value, 0);
+    for (const [name, r] of Object.entries(again.steps)) {
+      expect(r.cached, name).toBe(true);
+      const kind = name; // smallNewsSpec names each step after its kind
+      expect(hits(LAKEFORGE_METRICS.cacheHits, { kind }), `cache hits of ${kind}`).toBe(1);
+      expect(hits(LAKEFORGE_METRICS.steps, { kind, outcome: 'cached' }), `cached ${kind} steps`).toBe(1);
+    }
     // The SDK's own worker metrics come from the same endpoint.
     expect([...metrics.keys()].some((k) => k.startsWith('temporal_'))).toBe(true);
     // The Grafana dashboard's SDK series are ones this scrape really has.

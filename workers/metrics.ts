@@ -125,6 +125,12 @@ export const metricsActivityInterceptor: ActivityInterceptorsFactory = (ctx) => 
         const result = await next(input);
         const outcome = isStepResult(result) && result.cached ? 'cached' : result === null ? 'miss' : 'succeeded';
         meter().createCounter(LAKEFORGE_METRICS.steps).add(1, { kind, outcome });
+        // A GPU step answered by its cache probe is a cached step of its own kind, too.
+        const probed = (input.args[0] as { kind?: unknown } | undefined)?.kind;
+        if (kind === 'cache-probe' && outcome === 'cached' && typeof probed === 'string') {
+          meter().createCounter(LAKEFORGE_METRICS.steps).add(1, { kind: probed, outcome });
+          meter().createCounter(LAKEFORGE_METRICS.cacheHits).add(1, { kind: probed });
+        }
         meter().createHistogram(LAKEFORGE_METRICS.stepSeconds, 'float', 's').record(seconds(), { kind, outcome });
         if (isStepResult(result) && kind !== 'cache-probe') {
           await recordResult(kind, (input.args[0] ?? {}) as Record<string, unknown>, result).catch(() => undefined);
