@@ -4,9 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startPipeline } from '../cli/sdk.js';
+import { createDuckDb } from '../activities/duckdb/instance.js';
+import { createEtlActivities } from '../activities/steps/index.js';
 import { createPipelineTestEnv, smallNewsSpec, type PipelineTestEnv } from './fixtures/pipeline-env.js';
-import { workflowBundle } from './helpers/temporal.js';
+import { uniqueTaskQueue, workflowBundle } from './helpers/temporal.js';
 
 let env: PipelineTestEnv;
 beforeAll(async () => { env = await createPipelineTestEnv({ rows: 400 }); });
@@ -72,5 +75,38 @@ describe('a fully cached pipeline is one cache probe', () => {
       expect(again.out.steps['step-3'].cached).toBe(false);
       expect(executed(again.events)).toBe(2); // step-3 and step-4: step-4's input changed publication
     });
+  });
+});
+
+describe('a worker without the probe', () => {
+  // The SDK fails a local activity the worker lacks eagerly, without a command, but schedules it on replay: a run
+  // that fell back past that error could not be replayed (a query on it, or a worker restart, was a
+  // nondeterminism error). It must fail the workflow task instead, until a worker that has the probe takes it.
+  it('fails the workflow task, and the run completes replayably on a full worker', async () => {
+    const db = await createDuckDb({ tempDirectory: join(env.lakeDir, '.duckdb-tmp'), threads: 1 });
+    try {
+      const { probePipeline: _p, ...partial } = createEtlActivities({ duckdb: db, home: env.lakeDir, defaultLake: env.lake });
+      expect(_p).toBeTypeOf('function'); // an ETL worker always has it
+      const queues = { etl: uniqueTaskQueue('noprobe-etl'), gpu: uniqueTaskQueue('noprobe-gpu') };
+      const h = await startPipeline(env.server.client, chain(2), { lake: env.lake, queues, runKey: 'noprobe' });
+      const lacking = await Worker.create({ connection: env.server.nativeConnection, taskQueue: queues.etl, ...workflowBundle(), activities: partial });
+      await lacking.runUntil(async () => {
+        for (let i = 0; i < 100; i++) {
+          const events = (await h.fetchHistory()).events ?? [];
+          if (events.some((e) => e.workflowTaskFailedEventAttributes)) break;
+          await sleep(100);
+        }
+      });
+      const failedTask = ((await h.fetchHistory()).events ?? []).find((e) => e.workflowTaskFailedEventAttributes);
+      expect(failedTask?.workflowTaskFailedEventAttributes?.failure?.message).toMatch(/probePipeline.* not registered/);
+      expect((await h.describe()).status.name).toBe('RUNNING');
+
+      const full = await Worker.create({ connection: env.server.nativeConnection, taskQueue: queues.etl, ...workflowBundle(), activities: { ...partial, probePipeline: _p } });
+      const out = await full.runUntil(h.result());
+      expect(out.status).toBe('succeeded');
+      await Worker.runReplayHistory(workflowBundle(), await h.fetchHistory(), 'replay-noprobe');
+    } finally {
+      db.closeSync();
+    }
   });
 });

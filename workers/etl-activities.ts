@@ -1,9 +1,8 @@
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { createEtlActivities } from '../activities/steps/index.js';
 import { createPromoteActivities } from '../activities/steps/index.js';
-import { createProbeActivities } from '../activities/steps/probe.js';
 
 /** Everything the lakeforge-etl queue serves, given the worker's one DuckDB instance. */
 export function etlActivities(db: DuckDBInstance) {
-  return { ...createEtlActivities({ duckdb: db }), ...createPromoteActivities(), ...createProbeActivities({ duckdb: db }) };
+  return { ...createEtlActivities({ duckdb: db }), ...createPromoteActivities() };
 }

@@ -34,3 +34,12 @@ export function inlineActivities(options: ActivityOptions): StepActivities {
   const { startToCloseTimeout, retry, summary } = options;
   return proxyLocalActivities<StepActivities>({ startToCloseTimeout, retry, summary, cancellationType: options.cancellationType });
 }
+
+/**
+ * The SDK fails a local activity the worker lacks eagerly (a ReferenceError, no command) but schedules it on replay,
+ * so a run that went on past that error could never replay. Such an error must fail the workflow task instead (it
+ * is retried, on a worker that has the activity), never become a step's failure or a fallback.
+ */
+export function isUnregisteredLocalActivity(err: unknown): err is ReferenceError {
+  return err instanceof ReferenceError && /^Local activity of type .* not registered on worker/.test(err.message);
+}

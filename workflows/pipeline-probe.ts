@@ -2,9 +2,11 @@
 // cached run is one local activity inside the run's first workflow task, so its history has a fixed number of events
 // whatever its step count, and no step pays a round trip through the server to learn it is cached.
 // A local activity: it runs on the worker that runs this workflow (an ETL worker), lake reads only, in well under a
-// workflow task's timeout. Optional by design: when it fails or the worker lacks it, every step runs as before and
-// checks the cache itself. Deterministic: patched() guards the new command, so older histories replay unchanged.
+// workflow task's timeout. Optional by design: when it fails, every step runs as before and checks the cache itself;
+// a worker that lacks it fails the workflow task (see isUnregisteredLocalActivity). Deterministic: patched() guards
+// the new command, so older histories replay unchanged.
 import { isCancellation, patched, proxyLocalActivities } from '@temporalio/workflow';
+import { isUnregisteredLocalActivity } from './inline-steps.js';
 import type { PipelineProbeActivities, ProbePipelineOutput, ProbeStep } from '../activities/steps/probe-pipeline.js';
 
 export const PIPELINE_PROBE_PATCH = 'lakeforge-pipeline-probe';
@@ -23,7 +25,7 @@ export async function probePipeline(steps: ProbeStep[]): Promise<ProbePipelineOu
   try {
     return await probe({ steps });
   } catch (err) {
-    if (isCancellation(err)) throw err;
+    if (isCancellation(err) || isUnregisteredLocalActivity(err)) throw err;
     return NONE;
   }
 }

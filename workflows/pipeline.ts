@@ -21,7 +21,7 @@ import { childPriority, runPriorityContext, stepPriority } from './priority.js';
 import { probeThenRun } from './gpu-cache.js';
 import { distributedTrainWorkflow, trainNodes } from './distributed-train.js';
 import { probePipeline } from './pipeline-probe.js';
-import { inlineActivities, runsInline } from './inline-steps.js';
+import { inlineActivities, isUnregisteredLocalActivity, runsInline } from './inline-steps.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep, type RunStatus } from '../contracts/search-attributes.js';
 
 export { cancelUpdate, progressQuery, stepProgressSignal } from '../contracts/messages.js';
@@ -191,6 +191,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
   };
 
   let firstFailure: { step: string; error: unknown } | undefined;
+  let misconfigured: ReferenceError | undefined;
   try {
     await scope.run(async () => {
       const running = new Map<string, Promise<void>>();
@@ -228,6 +229,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
               publish();
             },
             (error) => {
+              if (isUnregisteredLocalActivity(error)) misconfigured ??= error;
               s.state = isCancellation(error) ? 'cancelled' : 'failed';
               s.error = isCancellation(error) ? cancelReason : describeFailure(error);
               s.endedAt = Date.now();
@@ -253,6 +255,8 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
   } catch (err) {
     if (!firstFailure && !isCancellation(err)) throw err;
   }
+  // Fails this workflow task (retried), not the run: see isUnregisteredLocalActivity.
+  if (misconfigured) throw misconfigured;
 
   for (const s of progress.steps) if (s.state === 'pending') s.state = 'skipped';
   if (cancelReason) {

@@ -9,6 +9,7 @@ import { runStep, type StepImpl } from '../kernel/lifecycle.js';
 import { loadConfig } from '../common/config.js';
 import { resolveDeps, type GpuActivityDeps } from '../trainer/deps.js';
 import { createPartitionActivities } from './partition-activities.js';
+import { createProbeActivities } from './probe.js';
 import { REGISTRY, STEP_KINDS, type StepKind } from './registry.js';
 import { cleanStep } from './clean/activity.js';
 import { evaluateStep } from './evaluate/activity.js';
@@ -46,11 +47,15 @@ function bindQueue<Q extends 'etl' | 'gpu'>(queue: Q, deps: LakeDeps): { [K in K
 }
 
 /**
- * The lakeforge-etl queue's step activities (every kind the registry puts there: clean, features, sql, promote)
- * and the partition activities of partitioned steps, bound to one worker's DuckDB instance.
+ * The lakeforge-etl queue's step activities (every kind the registry puts there: clean, features, sql, promote),
+ * the partition activities of partitioned steps and the cache probes, bound to one worker's DuckDB instance.
+ * The probes are always here: the pipeline workflow runs on this queue and calls probePipeline as a local activity,
+ * and a worker without it would record a history that cannot replay (the SDK fails an unregistered local activity
+ * eagerly, without a command, but schedules it on replay).
  */
 export function createEtlActivities(deps: EtlDeps) {
-  return { ...bindQueue('etl', { ...deps, home: deps.home ?? loadConfig().home }), ...createPartitionActivities(deps) };
+  const d = { ...deps, home: deps.home ?? loadConfig().home };
+  return { ...bindQueue('etl', d), ...createPartitionActivities(deps), ...createProbeActivities(d) };
 }
 
 /** Promotion alone (lake I/O only), for a worker that serves it without DuckDB. */

@@ -22,12 +22,15 @@ export interface ProbeCacheInput { kind: StepKind; input: StepInput<StepKind> }
  * The ETL queue's cache probes (lake reads and the trainer's code hash only: no slot, no Python): probeCache for one
  * GPU step, probePipeline for the whole DAG (given the worker's DuckDB, which the ETL kinds' plans are built with).
  */
-export function createProbeActivities(deps: Pick<GpuActivityDeps, 'home' | 'lakeOptions' | 'trainerDir'> & Partial<Pick<EtlDeps, 'duckdb'>> = {}) {
+export function createProbeActivities(deps: Pick<GpuActivityDeps, 'trainerDir'> & Partial<EtlDeps> = {}) {
   const home = deps.home ?? loadConfig().home;
   // The trainer's sources travel in the CPU image too (infra/docker/worker-cpu.Dockerfile): its hash is in the version.
   // A placeholder slot: plans never acquire one, and the ETL machine has no GPU to detect.
   const d = resolveDeps({ home, lakeOptions: deps.lakeOptions, trainerDir: deps.trainerDir ?? join(REPO_ROOT, 'trainer'), slots: new SlotAllocator([CPU_SLOT]) });
-  const etl = deps.duckdb ? { duckdb: deps.duckdb, home, lakeOptions: deps.lakeOptions } : null;
+  // The ETL kinds are planned with the step activities' own deps (sqlRoot, defaultLake…), so a probe hit is exactly
+  // the output the step itself would find.
+  const { trainerDir: _t, ...lake } = deps;
+  const etl = deps.duckdb ? { ...lake, duckdb: deps.duckdb, home } : null;
   return {
     ...(etl ? createPipelineProbe((kind) => (REGISTRY[kind].queue === 'gpu' ? d : etl)) : {}),
     async probeCache({ kind, input }: ProbeCacheInput): Promise<StepResult | null> {
