@@ -1,16 +1,10 @@
 // Priority and fair share through the real dev server's matcher (matching.useNewMatcher + enableFairness, set by
-// infra/temporal/server.mjs): one GPU worker with a single slot, held busy while other runs queue train-like tasks;
-// the order in which the queued tasks start is the server's dispatch order. Priorities come from
-// workflows/priority.ts, as the pipeline computes them.
+// infra/temporal/server.mjs), measured by test/helpers/priority-order.ts. Priorities come from workflows/priority.ts,
+// as the pipeline computes them. After a long hold (the queue unloaded and reloaded): test/priority-reload.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileURLToPath } from 'node:url';
-import { Worker } from '@temporalio/worker';
-import type { WorkflowHandle } from '@temporalio/client';
-import { connectTestServer, uniqueTaskQueue } from './helpers/temporal.js';
-import { BACKFILL_LATENESS_MS, isBackfill, runStartPriority, stepPriority, type PrioritySpec } from '../workflows/priority.js';
-import type { PriorityProbeArgs } from './fixtures/priority-workflows.js';
-
-const WORKFLOWS = fileURLToPath(new URL('./fixtures/priority-workflows.ts', import.meta.url));
+import { connectTestServer } from './helpers/temporal.js';
+import { startOrder } from './helpers/priority-order.js';
+import { BACKFILL_LATENESS_MS, isBackfill, runStartPriority, stepPriority } from '../workflows/priority.js';
 
 describe('workflows/priority.ts: the mapping from spec and run to Temporal priority', () => {
   it('step over backfill over the run\'s start priority over the spec over 3', () => {
@@ -39,60 +33,10 @@ describe('task priority and fair share on the GPU queue (real dev server)', () =
   beforeAll(async () => { server = await connectTestServer(); });
   afterAll(async () => { await server?.close(); });
 
-  /** Holds the one slot, queues `runs` in order (each scheduled before the next starts), frees the slot; start order. */
-  async function startOrder(runs: { label: string; spec: PrioritySpec | null }[]): Promise<{ order: string[]; scheduledPriority: Record<string, unknown> }> {
-    const wfQueue = uniqueTaskQueue('prio-wf');
-    const gpuQueue = uniqueTaskQueue('prio-gpu');
-    const order: string[] = [];
-    let release!: () => void;
-    const released = new Promise<void>((r) => { release = r; });
-    let blockerStarted!: () => void;
-    const blockerRunning = new Promise<void>((r) => { blockerStarted = r; });
-    const gpuWorker = await Worker.create({
-      connection: server.nativeConnection, taskQueue: gpuQueue, maxConcurrentActivityTaskExecutions: 1,
-      activities: {
-        async trainLike({ label, holdMs }: { label: string; holdMs: number }) {
-          if (label === 'blocker') { blockerStarted(); await released; return { label }; }
-          order.push(label);
-          await new Promise((r) => setTimeout(r, holdMs));
-          return { label };
-        },
-      },
-    });
-    const wfWorker = await Worker.create({ connection: server.nativeConnection, taskQueue: wfQueue, workflowsPath: WORKFLOWS });
-    const start = (label: string, spec: PrioritySpec | null) => server.client.workflow.start('priorityProbeWorkflow', {
-      taskQueue: wfQueue, workflowId: `prio-${label}-${gpuQueue}`,
-      args: [{ label, gpuQueue, spec, holdMs: 50 } satisfies PriorityProbeArgs],
-      ...(spec ? { priority: runStartPriority(spec) } : {}),
-    });
-    const scheduled = async (h: WorkflowHandle) => {
-      for (;;) {
-        const events = (await h.fetchHistory()).events ?? [];
-        const e = events.find((ev) => ev.activityTaskScheduledEventAttributes);
-        if (e) return e.activityTaskScheduledEventAttributes!.priority;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
-    return gpuWorker.runUntil(wfWorker.runUntil(async () => {
-      const blocker = await start('blocker', { priority: 5 });
-      await blockerRunning;
-      const scheduledPriority: Record<string, unknown> = {};
-      const handles: WorkflowHandle[] = [];
-      for (const r of runs) {
-        const h = await start(r.label, r.spec);
-        scheduledPriority[r.label] = await scheduled(h);
-        handles.push(h);
-      }
-      // Let the backlog settle in the matcher before the slot frees.
-      await new Promise((r) => setTimeout(r, 1000));
-      release();
-      await Promise.all([blocker.result(), ...handles.map((h) => h.result())]);
-      return { order, scheduledPriority };
-    }));
-  }
+  const queued = (runs: Parameters<typeof startOrder>[1]) => startOrder(server, runs);
 
   it('a queued train of a priority-1 run starts before priority 3, before priority 5, whatever the queue order', async () => {
-    const { order, scheduledPriority } = await startOrder([
+    const { order, scheduledPriority } = await queued([
       { label: 'p5', spec: { priority: 5 } }, { label: 'p3', spec: { priority: 3 } }, { label: 'p1', spec: { priority: 1 } },
     ]);
     process.stderr.write(`[priority] queued 5,3,1 with priority: started ${order.join(',')}\n`);
@@ -101,7 +45,7 @@ describe('task priority and fair share on the GPU queue (real dev server)', () =
   });
 
   it('without priority the same queue is served first in, first out', async () => {
-    const { order } = await startOrder([
+    const { order } = await queued([
       { label: 'p5', spec: null }, { label: 'p3', spec: null }, { label: 'p1', spec: null },
     ]);
     process.stderr.write(`[priority] queued 5,3,1 without priority: started ${order.join(',')}\n`);
@@ -110,7 +54,7 @@ describe('task priority and fair share on the GPU queue (real dev server)', () =
 
   it('fair share: a team\'s single run starts before another team\'s many queued tasks drain', async () => {
     const many = Array.from({ length: 6 }, (_, i) => ({ label: `a${i}`, spec: { priority: 3, team: 'team-a' } }));
-    const { order, scheduledPriority } = await startOrder([...many, { label: 'b0', spec: { priority: 3, team: 'team-b' } }]);
+    const { order, scheduledPriority } = await queued([...many, { label: 'b0', spec: { priority: 3, team: 'team-b' } }]);
     process.stderr.write(`[priority] team-a ×6 then team-b ×1: started ${order.join(',')}\n`);
     expect(scheduledPriority.b0).toMatchObject({ priorityKey: 3, fairnessKey: 'team-b' });
     expect(order.indexOf('b0')).toBeLessThan(order.length - 1);
@@ -119,7 +63,7 @@ describe('task priority and fair share on the GPU queue (real dev server)', () =
 
   it('without teams the same queue leaves the single run last', async () => {
     const many = Array.from({ length: 6 }, (_, i) => ({ label: `a${i}`, spec: { priority: 3 } }));
-    const { order } = await startOrder([...many, { label: 'b0', spec: { priority: 3 } }]);
+    const { order } = await queued([...many, { label: 'b0', spec: { priority: 3 } }]);
     process.stderr.write(`[priority] ×7 without teams: started ${order.join(',')}\n`);
     expect(order.at(-1)).toBe('b0');
   });

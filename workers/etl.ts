@@ -9,6 +9,7 @@ import { etlActivities } from './etl-activities.js';
 import { workflowCode } from './workflows-path.js';
 import { isMain } from './is-main.js';
 import { installMetricsRuntime, metricsActivityInterceptor } from './metrics.js';
+import { keepAliveIntervalMs, keepTaskQueueLoaded } from './queue-keepalive.js';
 
 export interface EtlWorkerOptions {
   taskQueue?: string;
@@ -22,17 +23,22 @@ export async function createEtlWorker(opts: EtlWorkerOptions = {}) {
   const metricsPort = installMetricsRuntime();
   const connection = await connectWorker();
   const db = await createDuckDb();
+  const taskQueue = opts.taskQueue ?? loadConfig().etlTaskQueue;
   const worker = await Worker.create({
     connection,
     namespace: loadConfig().temporalNamespace,
-    taskQueue: opts.taskQueue ?? loadConfig().etlTaskQueue,
+    taskQueue,
     ...(await workflowCode()),
     activities: { ...etlActivities(db), ...(await opts.extraActivities?.({ duckdb: db })) },
     // Only with metrics on: recording reads the step's manifests for the byte counts.
     interceptors: { activity: [...(metricsPort ? [metricsActivityInterceptor] : []), ...(opts.activityInterceptors ?? [])] },
     shutdownGraceTime: '30s',
   });
-  return { worker, close: async () => { db.closeSync(); await connection.close(); } };
+  // Big steps can hold every activity slot for long too: keep the queue's priority order loaded meanwhile.
+  const stopKeepAlive = keepTaskQueueLoaded(connection, {
+    namespace: loadConfig().temporalNamespace, taskQueue, intervalMs: keepAliveIntervalMs(), log: (m) => process.stderr.write(`${m}\n`),
+  });
+  return { worker, close: async () => { stopKeepAlive(); db.closeSync(); await connection.close(); } };
 }
 
 if (isMain(import.meta.url)) {

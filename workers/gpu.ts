@@ -14,6 +14,7 @@ import { gpuActivities } from './gpu-activities.js';
 import { workflowCode } from './workflows-path.js';
 import { isMain } from './is-main.js';
 import { installMetricsRuntime, metricsActivityInterceptor, startSlotGauges } from './metrics.js';
+import { keepAliveIntervalMs, keepTaskQueueLoaded } from './queue-keepalive.js';
 
 export interface GpuWorkerOptions {
   taskQueue?: string;
@@ -47,6 +48,10 @@ export async function createGpuWorker(opts: GpuWorkerOptions = {}) {
     // A preempted trainer's checkpoint, its upload, and the activity's failure report must all fit.
     shutdownGraceTime: graceMs + 60_000,
   });
+  // While every slot trains, nothing polls the queue: keep it loaded so its backlog stays in priority order.
+  const stopKeepAlive = keepTaskQueueLoaded(connection, {
+    namespace: cfg.temporalNamespace, taskQueue, intervalMs: keepAliveIntervalMs(env), log: (m) => process.stderr.write(`${m}\n`),
+  });
   return {
     worker,
     taskQueue,
@@ -59,6 +64,7 @@ export async function createGpuWorker(opts: GpuWorkerOptions = {}) {
       if (worker.getState() === 'RUNNING') worker.shutdown();
     },
     close: async () => {
+      stopKeepAlive();
       await connection.close();
     },
   };
