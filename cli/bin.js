@@ -1,8 +1,15 @@
 #!/usr/bin/env node
-// The `lakeforge` executable (package.json bin): registers tsx's ESM loader in this process and runs cli/main.ts,
-// so `npx lakeforge` works after `npm install` with no build step, and signals reach the CLI directly.
-import { register } from 'tsx/esm/api';
+// The `lakeforge` executable (package.json bin). The installed package is compiled (infra/pack.mjs): main.js runs on
+// plain Node, and tsx is registered only to load a project's lakeforge.config.ts and TypeScript steps
+// (cli/project.ts). In a checkout there is no main.js: tsx runs the sources, with no build step.
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('./main.ts');
-await main(process.argv);
+if (existsSync(new URL('./main.js', import.meta.url))) {
+  const { main } = await import('./main.js');
+  await main(process.argv);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  const { main } = await import('./main.ts');
+  await main(process.argv);
+}

@@ -30,7 +30,7 @@ Examples:
   sub(program, 'init')
     .description('scaffold a lakeforge project: lakeforge.config.ts, pipelines/, sql/, steps/, package.json, README')
     .argument('<dir>')
-    .option('--lakeforge <spec>', 'the lakeforge dependency: a version or range, or a path to a tarball from `npm pack` (default: this version)')
+    .option('--lakeforge <spec>', 'the lakeforge dependency: a version or range, or a path to a tarball from `npm run pack` (default: this version)')
     .option('--force', 'scaffold into a directory that is not empty (overwrites the scaffold\'s own files)')
     .action(act(async (dir: string, o: { lakeforge?: string; force?: boolean }) => (await import('./commands/init.js')).initCommand(dir, o)));
 

@@ -58,6 +58,21 @@ function lakeUri(dir: string, lake: string): string {
   return pathToFileURL(isAbsolute(lake) ? lake : resolve(dir, lake)).href;
 }
 
+let tsLoader: Promise<void> | undefined;
+
+/**
+ * Imports a project's module. Compiled lakeforge (the installed package) runs on plain Node, which cannot load
+ * TypeScript: tsx's loader is registered for the project's .ts files, once, on first need. In a checkout lakeforge
+ * itself runs under tsx (or vitest), which loads them already.
+ */
+async function importUserModule(file: string): Promise<unknown> {
+  if (/\.[mc]?ts$/.test(file) && import.meta.url.endsWith('.js')) {
+    tsLoader ??= import('tsx/esm/api').then(({ register }) => { register(); });
+    await tsLoader;
+  }
+  return import(pathToFileURL(file).href);
+}
+
 /** Imports `<dir>/lakeforge.config.ts|json` and validates it. A .json config lists step modules by path. */
 export async function loadProject(dir: string): Promise<LoadedProject> {
   const name = PROJECT_CONFIG_FILES.find((f) => existsSync(join(dir, f)));
@@ -69,7 +84,7 @@ export async function loadProject(dir: string): Promise<LoadedProject> {
       const json = JSON.parse(readFileSync(configFile, 'utf8')) as { steps?: unknown };
       raw = { ...json, steps: await importStepModules(dir, configFile, json.steps) };
     } else {
-      raw = ((await import(pathToFileURL(configFile).href)) as { default?: unknown }).default;
+      raw = ((await importUserModule(configFile)) as { default?: unknown }).default;
       if (raw === undefined) throw new InvalidProjectError(basename(configFile), '', 'has no default export (export default defineProject({...}))');
     }
   } catch (err) {
@@ -95,7 +110,7 @@ async function importStepModules(dir: string, configFile: string, steps: unknown
   if (!Array.isArray(steps)) throw new InvalidProjectError(configFile, 'steps', 'a list of step module paths, e.g. ["steps/dedupe.ts"]');
   return Promise.all(steps.map(async (p, i) => {
     if (typeof p !== 'string') throw new InvalidProjectError(configFile, `steps[${i}]`, 'a step module path relative to the project');
-    const mod = (await import(pathToFileURL(resolve(dir, p)).href)) as { default?: unknown };
+    const mod = (await importUserModule(resolve(dir, p))) as { default?: unknown };
     return mod.default;
   }));
 }

@@ -1,4 +1,4 @@
-// lakeforge as an installed package (issue 11): `npm pack` this repository, `lakeforge init` a project in a temporary
+// lakeforge as an installed package (issue 11): pack this repository compiled (infra/pack.mjs), `lakeforge init` a project in a temporary
 // directory outside it, `npm install` the tarball there, and drive that project only through its own installed
 // `lakeforge` bin: validate, a worker started from the project (its own process group, killed at the end) against
 // the run's dev server, a clean → sql → features → train → evaluate run into the project's own lake, a second run
@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { lakeforgeHome } from '../activities/common/config.js';
 import { openLake, readManifest } from '../activities/lake/index.js';
 import { uniqueTaskQueue } from './helpers/temporal.js';
+import { pack } from '../infra/pack.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 interface Result { code: number | null; stdout: string; stderr: string }
@@ -73,9 +74,8 @@ const STEPS = ['clean', 'long-texts', 'with-length', 'label-share', 'features', 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'lakeforge-project-'));
   // The tarball, packed once for this run, outside the repository.
-  const pack = await exec('npm', ['pack', '--pack-destination', tmp, '--silent'], { cwd: REPO, env: process.env });
-  expect(pack.code, show(pack)).toBe(0);
-  const tarball = join(tmp, pack.stdout.trim().split('\n').pop()!);
+  // Compiled, as it is published (infra/pack.mjs): the project's CLI runs lakeforge's .js on plain node.
+  const tarball = join(tmp, pack({ destination: tmp, log: () => {} }));
   expect(existsSync(tarball)).toBe(true);
 
   // init with the repository's own CLI (nothing is installed in the new directory yet).

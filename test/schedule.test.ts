@@ -48,7 +48,12 @@ describe('pipeline schedules (Temporal Schedules)', () => {
   });
 
   it('creates a cron schedule with its overlap policy; backfilled runs carry the schedule suffix and their own run keys', async () => {
-    const handle = await createPipelineSchedule(server.client, spec(), {
+    // Its steps on a queue of their own: activity tasks whose priority the history shows (small steps on the
+    // workflow's own queue run inline, as local activities, and carry none).
+    const stepsQueue = `${queues.etl}-steps`;
+    const pinned = spec();
+    pinned.steps = pinned.steps.map((st: Record<string, unknown>) => ({ ...st, queue: stepsQueue }));
+    const handle = await createPipelineSchedule(server.client, pinned, {
       cron: ['0 3 * * *'], overlap: 'BUFFER_ONE', paused: true, lake, queues, priority: 2,
     });
     try {
@@ -68,7 +73,10 @@ describe('pipeline schedules (Temporal Schedules)', () => {
         connection: server.nativeConnection, taskQueue: queues.etl, ...workflowBundle(),
         activities: createEtlActivities({ duckdb: db, home: tmp }),
       });
-      await worker.runUntil(async () => {
+      const stepsWorker = await Worker.create({
+        connection: server.nativeConnection, taskQueue: stepsQueue, activities: createEtlActivities({ duckdb: db, home: tmp }),
+      });
+      await stepsWorker.runUntil(() => worker.runUntil(async () => {
         // Backfill runs even while paused; BUFFER_ALL runs each missed 03:00 once, one after the other.
         await handle.backfill({ start: new Date('2026-11-01T00:00:00Z'), end: new Date('2026-11-02T12:00:00Z'), overlap: ScheduleOverlapPolicy.BUFFER_ALL });
         const ids = ['2026-11-01T03:00:00Z', '2026-11-02T03:00:00Z'].map((t) => `lakeforge/${pipeline}/sched-${handle.scheduleId}-${t}`);
@@ -96,7 +104,7 @@ describe('pipeline schedules (Temporal Schedules)', () => {
         expect(new Set(scheduled)).toEqual(new Set([5]));
         const d2 = await describePipelineSchedule(server.client, handle.scheduleId);
         expect(d2.recentRuns.map((r) => r.workflowId)).toEqual(ids);
-      });
+      }));
     } finally {
       await handle.delete();
     }

@@ -7,8 +7,11 @@
 // (issue 26). DescribeTaskQueue with stats asks every partition of the queue for its backlog, and the server counts
 // that as liveness, so the queue and its in-memory priority order stay loaded. It is a plain client call: it holds
 // on the dev server, on a self-hosted cluster and on Temporal Cloud alike, with no server setting to change.
-import { temporal } from '@temporalio/proto';
 import type { NativeConnection } from '@temporalio/worker';
+
+// temporal.api.enums.v1 values (the proto package is CommonJS and not a direct dependency).
+const TASK_QUEUE_KIND_NORMAL = 1;
+const TASK_QUEUE_TYPE_ACTIVITY = 2;
 
 /** Default period: well inside the server's default 5-minute idle time. */
 export const KEEPALIVE_DEFAULT_MS = 60_000;
@@ -42,8 +45,8 @@ export function keepTaskQueueLoaded(connection: NativeConnection, opts: QueueKee
     try {
       await connection.workflowService.describeTaskQueue({
         namespace: opts.namespace,
-        taskQueue: { name: opts.taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        taskQueue: { name: opts.taskQueue, kind: TASK_QUEUE_KIND_NORMAL },
+        taskQueueType: TASK_QUEUE_TYPE_ACTIVITY,
         // Stats fan out to every partition, and each counts the call as liveness; without them only the root does.
         reportStats: true,
       });

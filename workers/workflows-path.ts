@@ -1,10 +1,13 @@
 import { fileURLToPath } from 'node:url';
-import { sep } from 'node:path';
+import { extname, sep } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { PACKAGE_ROOT } from '../infra/user-root.mjs';
 
-/** The bundle entry for every worker; each queue's worker can run any lakeforge workflow. */
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/**
+ * The bundle entry for every worker; each queue's worker can run any lakeforge workflow. The installed package
+ * bundles its compiled workflows (this file is then workflows-path.js); a checkout bundles the sources.
+ */
+export const WORKFLOWS_PATH = fileURLToPath(new URL(`../workflows/index${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
 /**
  * The SDK's bundler compiles .ts files except under node_modules; lakeforge ships its workflows as .ts, so an

@@ -46,8 +46,13 @@ async function watchRun(c: Connected, handle: WorkflowHandle, plan: PipelinePlan
   let last: PipelineProgress | undefined;
   let hinted = false;
   let unreachableSince: number | undefined;
+  let unansweredSince: number | undefined;
+  let silentSaid = false;
+  // "Waiting for a worker" only once the server has answered for a while: after an outage workers reconnect with
+  // a backoff, so their silence then is not a missing worker.
+  let quietFrom = Date.now();
+  let hintAfterMs = 10_000;
   let lastSaid = 0;
-  const started = Date.now();
   let interrupted = false;
   const onSigint = () => { interrupted = true; };
   process.once('SIGINT', onSigint);
@@ -61,15 +66,25 @@ async function watchRun(c: Connected, handle: WorkflowHandle, plan: PipelinePlan
         renderer.update(progress);
       } else if (unreachable) {
         // The server is down (a restart?): say so, not "waiting for a worker"; the run itself goes on.
+        quietFrom = Date.now();
+        hintAfterMs = 45_000;
         if (unreachableSince === undefined || Date.now() - lastSaid > 10_000) {
           unreachableSince ??= Date.now();
           lastSaid = Date.now();
           process.stderr.write(`cannot reach the server at ${c.address}, retrying (unreachable for ${Math.round((Date.now() - unreachableSince) / 1000)}s; the run keeps going on the server)\n`);
         }
-      } else if (!hinted && Date.now() - started > 10_000) {
-        hinted = true;
-        process.stderr.write(`waiting for a worker on task queue ${loadConfig().etlTaskQueue} (start one with \`lakeforge worker\`)${error ? `: ${error.split('\n')[0]}` : ''}\n`);
+      } else {
+        unansweredSince ??= Date.now();
+        if (!hinted && !last && Date.now() - quietFrom > hintAfterMs) {
+          hinted = true;
+          process.stderr.write(`waiting for a worker on task queue ${loadConfig().etlTaskQueue} (start one with \`lakeforge worker\`)${error ? `: ${error.split('\n')[0]}` : ''}\n`);
+        } else if (last && !silentSaid && Date.now() - unansweredSince > 30_000) {
+          // A worker answered before: after a server restart workers take a while to poll again; not "no worker".
+          silentSaid = true;
+          process.stderr.write(`no worker has answered for progress for ${Math.round((Date.now() - unansweredSince) / 1000)}s (workers reconnecting?); still watching ${handle.workflowId}\n`);
+        }
       }
+      if (progress) { unansweredSince = undefined; silentSaid = false; }
       await Promise.race([result, new Promise((r) => setTimeout(r, interval))]);
     }
   } finally {

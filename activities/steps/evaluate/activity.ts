@@ -23,7 +23,7 @@ import { gatherReportData } from './report-data.js';
 import { emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer } from '../../trainer/supervise.js';
 export { EvaluateParamsSchema, type EvaluateParams } from './params.js';
 
-interface EvalState {
+export interface EvalState {
   task: Task; labels: string[]; maxLength: number; truncation: NonNullable<RunConfigInput['data']['truncation']>; headTokens: number | null;
   runDir: string; beats?: { stop(): void };
 }

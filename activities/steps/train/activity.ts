@@ -36,7 +36,7 @@ function localRunDir(d: TrainNodeDeps, runId: string, step: string): string {
   return join(d.home, 'runs', localKey(runId, step) + (d.node ? `-node${d.node.rank}` : ''));
 }
 
-interface TrainState { model: string; task: Task; labels: string[]; codeVersion: string; runDir: string; beats?: { stop(): void }; keepRunDir?: boolean }
+export interface TrainState { model: string; task: Task; labels: string[]; codeVersion: string; runDir: string; beats?: { stop(): void }; keepRunDir?: boolean }
 
 export const trainStep: StepImpl<'train', TrainNodeDeps, TrainState> = {
   kind: 'train',

@@ -1,0 +1,1 @@
+export declare function pack(opts?: { destination?: string; log?: (message: string) => void }): string;
