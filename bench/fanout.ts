@@ -14,7 +14,7 @@ import { connectClient } from '../activities/common/temporal-connection.js';
 import { REPO_ROOT } from '../activities/common/config.js';
 import { openLake } from '../activities/lake/index.js';
 import { generateTextClassification } from '../examples/generate-lib.js';
-import { startPipeline } from '../cli/sdk.js';
+import { startPipeline } from '../sdk/pipelines.js';
 import { parse } from 'yaml';
 import { readFileSync } from 'node:fs';
 

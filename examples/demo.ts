@@ -12,8 +12,8 @@ import { connectClient } from '../activities/common/temporal-connection.js';
 import { openLake } from '../activities/lake/index.js';
 import { createEtlWorker } from '../workers/etl.js';
 import { createGpuWorker } from '../workers/gpu.js';
-import { loadPipelineFile } from '../cli/load-spec.js';
-import { getProgress, startPipeline } from '../cli/sdk.js';
+import { loadPipelineFile } from '../sdk/load-spec.js';
+import { getProgress, startPipeline } from '../sdk/pipelines.js';
 import { ProgressRenderer } from '../cli/render/progress.js';
 import { generateTextClassification } from './generate-lib.js';
 

@@ -1,22 +1,22 @@
 // `import … from 'lakeforge'`: the public SDK. Everything a project's code and its lakeforge.config.ts use comes
 // from here, so nothing outside imports lakeforge's internal paths (which may move).
-export { pipeline, PipelineBuilder, type ParamsOf } from '../cli/builder.js';
+export { pipeline, PipelineBuilder, type ParamsOf } from './builder.js';
 export {
   startPipeline, getProgress, cancelPipeline, pipelineWorkflowId, defaultRunKey,
   type PipelineHandle, type StartPipelineOptions,
-} from '../cli/sdk.js';
+} from './pipelines.js';
 export {
   createPipelineSchedule, listPipelineSchedules, describePipelineSchedule, describeTiming, defaultScheduleId,
   OVERLAP_POLICIES, type OverlapPolicy, type PipelineScheduleOptions, type PipelineScheduleInfo,
-} from '../cli/schedules.js';
+} from './schedules.js';
 // The zod lakeforge validates with: step params declared with it are checked by the same library.
 export { z } from 'zod';
 export { defineStep, defineProject, pythonStep } from '../activities/steps/user/define.js';
 export type { TsStep, PythonStep, ProjectConfig } from '../activities/steps/user/define.js';
 export { connectClient, temporalConnectionOptions } from '../activities/common/temporal-connection.js';
 export { loadConfig, TASK_QUEUE_ETL, TASK_QUEUE_GPU, LAKEFORGE_VERSION } from '../activities/common/config.js';
-export { findProject, loadProject, type LoadedProject } from '../cli/project.js';
-export { loadPipelineFile, parsePipelineText, InvalidPipelineError } from '../cli/load-spec.js';
+export { findProject, loadProject, type LoadedProject } from './project.js';
+export { loadPipelineFile, parsePipelineText, InvalidPipelineError } from './load-spec.js';
 export { validatePipeline, type PipelinePlan } from '../workflows/spec/validate.js';
 export type { PipelineSpec, PipelineSpecInput } from '../contracts/spec.js';
 export type { PipelineProgress, StepProgress } from '../contracts/progress.js';

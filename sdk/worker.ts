@@ -3,6 +3,6 @@
 export { createEtlWorker } from '../workers/etl.js';
 export { createGpuWorker, type GpuWorkerOptions } from '../workers/gpu.js';
 export { projectActivities, projectStepsOn } from '../workers/project.js';
-export { useProject } from '../cli/project.js';
+export { useProject } from './project.js';
 export { etlActivities } from '../workers/etl-activities.js';
 export { gpuActivities } from '../workers/gpu-activities.js';

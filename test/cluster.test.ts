@@ -15,7 +15,7 @@ import { REPO_ROOT } from '../activities/common/config.js';
 import { createDuckDb } from '../activities/duckdb/instance.js';
 import { openLake } from '../activities/lake/index.js';
 import { generateTextClassification } from '../examples/generate-lib.js';
-import { startPipeline } from '../cli/sdk.js';
+import { startPipeline } from '../sdk/pipelines.js';
 import { smallNewsSpec } from './fixtures/pipeline-env.js';
 import { TRAINER_PYTHON, waitFor } from './fixtures/training-helpers.js';
 import { LakeforgePipeline } from '../contracts/search-attributes.js';

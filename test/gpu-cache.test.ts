@@ -1,7 +1,7 @@
 // No GPU for cached work: with the one GPU slot held by a long training, a fully cached pipeline still completes
 // in seconds, because its train and evaluate steps are answered by the ETL queue's cache probe.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cancelPipeline, getProgress, startPipeline } from '../cli/sdk.js';
+import { cancelPipeline, getProgress, startPipeline } from '../sdk/pipelines.js';
 import { createPipelineTestEnv, smallNewsSpec, type PipelineTestEnv } from './fixtures/pipeline-env.js';
 
 let env: PipelineTestEnv;

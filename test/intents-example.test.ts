@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { startPipeline } from '../cli/sdk.js';
+import { startPipeline } from '../sdk/pipelines.js';
 import { openLake } from '../activities/lake/index.js';
 import { readChampion } from '../activities/steps/index.js';
 import { createPipelineTestEnv, type PipelineTestEnv } from './fixtures/pipeline-env.js';

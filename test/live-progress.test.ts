@@ -1,6 +1,6 @@
-// Merging the progress query's step table with the pending activities' heartbeat details (cli/live-progress.ts).
+// Merging the progress query's step table with the pending activities' heartbeat details (sdk/live-progress.ts).
 import { describe, expect, it } from 'vitest';
-import { mergeLive, trainingFromHeartbeat, type LiveActivity } from '../cli/live-progress.js';
+import { mergeLive, trainingFromHeartbeat, type LiveActivity } from '../sdk/live-progress.js';
 import { renderProgress } from '../cli/render/progress.js';
 import type { PipelineProgress } from '../contracts/progress.js';
 

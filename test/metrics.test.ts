@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { freePort } from '../infra/temporal/server.mjs';
 import { installMetricsRuntime, LAKEFORGE_METRICS } from '../workers/metrics.js';
 import { openLake, readManifest } from '../activities/lake/index.js';
-import { startPipeline } from '../cli/sdk.js';
+import { startPipeline } from '../sdk/pipelines.js';
 import { dashboardMetrics } from './helpers/dashboard.js';
 import { createPipelineTestEnv, smallNewsSpec, type PipelineTestEnv } from './fixtures/pipeline-env.js';
 

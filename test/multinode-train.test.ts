@@ -25,7 +25,7 @@ import { trainNodes, type DistributedTrainInput } from '../workflows/distributed
 import { validatePipeline } from '../workflows/spec/validate.js';
 import type { TrainerEvent } from '../contracts/trainer-protocol.js';
 import type { StepResult } from '../contracts/step-result.js';
-import { getProgress, startPipeline } from '../cli/sdk.js';
+import { getProgress, startPipeline } from '../sdk/pipelines.js';
 import { createPipelineTestEnv, smallNewsSpec } from './fixtures/pipeline-env.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -19,7 +19,7 @@ import { connectTestServer, uniqueTaskQueue, workflowBundle } from './helpers/te
 import { CleanParamsSchema, FeaturesParamsSchema, createEtlActivities } from '../activities/steps/index.js';
 import type { StepResult } from '../contracts/step-result.js';
 import { readManifest } from '../activities/lake/index.js';
-import { startPipeline } from '../cli/sdk.js';
+import { startPipeline } from '../sdk/pipelines.js';
 import { makeGcsLake, makeLocalLake, testDuckDb, type TestLake } from './fixtures/lake-helpers.js';
 import { waitFor } from './fixtures/training-helpers.js';
 import { PARTITION_CLEAN_PARAMS, PARTITION_DATASET, PARTITION_OUTLIERS, generatePartitionedNews } from './fixtures/partitioned-data.js';

@@ -4,7 +4,7 @@ import { Worker } from '@temporalio/worker';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getProgress, startPipeline, cancelPipeline } from '../cli/sdk.js';
+import { getProgress, startPipeline, cancelPipeline } from '../sdk/pipelines.js';
 import { liveTrainerPids } from '../activities/steps/index.js';
 import { LakeforgePipeline, LakeforgeStatus } from '../contracts/search-attributes.js';
 import { createPipelineTestEnv, smallNewsSpec, type PipelineTestEnv } from './fixtures/pipeline-env.js';

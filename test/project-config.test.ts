@@ -1,11 +1,11 @@
-// Project discovery and config checks (cli/project.ts), and the workflow bundle rule for an installed lakeforge:
+// Project discovery and config checks (sdk/project.ts), and the workflow bundle rule for an installed lakeforge:
 // pure file-system work, no server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { findProject, loadProject } from '../cli/project.js';
+import { findProject, loadProject } from '../sdk/project.js';
 import { userRoot } from '../infra/user-root.mjs';
 import { excludeFromTsCompile } from '../workers/workflows-path.js';
 

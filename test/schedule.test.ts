@@ -1,4 +1,4 @@
-// Temporal Schedules for pipelines through the SDK module (cli/schedules.ts), with in-process workers: cron spec and
+// Temporal Schedules for pipelines through the SDK module (sdk/schedules.ts), with in-process workers: cron spec and
 // overlap policy as created, memo/search attributes naming the pipeline, backfill runs that each get the schedule's
 // suffix and their own run key, and invalid specs rejected before anything reaches the server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,8 +15,8 @@ import { createEtlActivities } from '../activities/steps/index.js';
 import { openLake } from '../activities/lake/index.js';
 import { generateTextClassification } from '../examples/generate-lib.js';
 import { LakeforgePipeline } from '../contracts/search-attributes.js';
-import { InvalidPipelineError } from '../cli/load-spec.js';
-import { createPipelineSchedule, describePipelineSchedule, listPipelineSchedules, scheduledRunKey } from '../cli/schedules.js';
+import { InvalidPipelineError } from '../sdk/load-spec.js';
+import { createPipelineSchedule, describePipelineSchedule, listPipelineSchedules, scheduledRunKey } from '../sdk/schedules.js';
 import { connectTestServer, uniqueTaskQueue, workflowBundle } from './helpers/temporal.js';
 
 let server: Awaited<ReturnType<typeof connectTestServer>>;

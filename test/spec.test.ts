@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
-import { InvalidPipelineError, loadPipelineFile, parsePipelineText } from '../cli/load-spec.js';
+import { InvalidPipelineError, loadPipelineFile, parsePipelineText } from '../sdk/load-spec.js';
 
 const news = () => parse(readFileSync('examples/pipelines/news.yaml', 'utf8'));
 
@@ -86,7 +86,7 @@ describe('pipeline spec validation', () => {
 
 describe('TypeScript builder and JSON Schema', () => {
   it('the builder produces the same spec as the YAML file', async () => {
-    const { pipeline } = await import('../cli/builder.js');
+    const { pipeline } = await import('../sdk/builder.js');
     const yaml = news();
     const [clean, features, train, evaluate, promote] = yaml.steps;
     const built = pipeline(yaml.name, yaml.dataset)
@@ -194,7 +194,7 @@ describe('custom SQL steps (uses: sql)', () => {
   });
 
   it('the builder writes the same sql step, and the SDK refuses a missing file before starting anything', async () => {
-    const { pipeline } = await import('../cli/builder.js');
+    const { pipeline } = await import('../sdk/builder.js');
     const yaml = withSql();
     const [clean, sql, features] = yaml.steps;
     const built = pipeline(yaml.name, yaml.dataset)
@@ -204,7 +204,7 @@ describe('custom SQL steps (uses: sql)', () => {
       .build();
     expect(built.steps[1]).toEqual(sql);
 
-    const { pipelineStartAction } = await import('../cli/sdk.js');
+    const { pipelineStartAction } = await import('../sdk/pipelines.js');
     expect(() => pipelineStartAction(built, { runKey: 'k', lake: 'file:///tmp/lake' })).not.toThrow();
     (built.steps[1].with as { file: string }).file = 'sql/custom/missing.sql';
     expect(() => pipelineStartAction(built, { runKey: 'k', lake: 'file:///tmp/lake' })).toThrow(/steps\[1\]\.with\.file: SQL file "sql\/custom\/missing\.sql" does not exist/);

@@ -13,7 +13,7 @@ import { readManifest, type Manifest } from '../activities/lake/index.js';
 import type { StepResult } from '../contracts/step-result.js';
 import { quoteLiteral } from '../activities/duckdb/sql.js';
 import { generateTextClassification, TEXT_CLEAN_PARAMS, TEXT_FEATURES_PARAMS, TEXT_LABELS } from '../examples/generate-lib.js';
-import { getProgress, startPipeline } from '../cli/sdk.js';
+import { getProgress, startPipeline } from '../sdk/pipelines.js';
 import { makeGcsLake, makeLocalLake, readRows, testDuckDb, failureOf, type TestLake } from './fixtures/lake-helpers.js';
 import { createPipelineTestEnv, smallNewsSpec, type PipelineTestEnv } from './fixtures/pipeline-env.js';
 

@@ -13,7 +13,7 @@ import { createDuckDb } from '../activities/duckdb/instance.js';
 import { createEtlActivities } from '../activities/steps/index.js';
 import { openLake } from '../activities/lake/index.js';
 import { generateTextClassification } from '../examples/generate-lib.js';
-import { startPipeline } from '../cli/sdk.js';
+import { startPipeline } from '../sdk/pipelines.js';
 import { connectTestServer, uniqueTaskQueue, workflowBundle } from './helpers/temporal.js';
 
 const CHROMIUM = '/usr/bin/chromium';

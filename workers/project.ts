@@ -1,7 +1,7 @@
 // The activities a project's own steps add to a worker started from that project (`lakeforge worker` there).
 // The built-in kinds are always served; this adds the project's steps of the worker's queue.
 import type { DuckDBInstance } from '@duckdb/node-api';
-import type { LoadedProject } from '../cli/project.js';
+import type { LoadedProject } from '../sdk/project.js';
 import { createDuckDb } from '../activities/duckdb/instance.js';
 import { userStepActivities, type ProjectStepDeps } from '../activities/steps/user/activities.js';
 

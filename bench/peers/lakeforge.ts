@@ -4,8 +4,8 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { temporal } from '@temporalio/proto';
 import { join } from 'node:path';
-import { loadPipelineFile } from '../../cli/load-spec.js';
-import { startPipeline } from '../../cli/sdk.js';
+import { loadPipelineFile } from '../../sdk/load-spec.js';
+import { startPipeline } from '../../sdk/pipelines.js';
 import type { PipelineSpecInput } from '../../contracts/spec.js';
 import type { Sample } from './stats.js';
 

@@ -28,6 +28,7 @@ function causeChain(err: unknown): string[] {
 /** Maps any error to the exit code and the lines the user sees. */
 export function describeError(err: unknown): { exitCode: number; lines: string[] } {
   if (named(err, 'InvalidPipeline')) return { exitCode: EXIT_INVALID, lines: (err as Error).message.split('\n') };
+  if (named(err, 'InvalidProject')) return { exitCode: EXIT_INVALID, lines: [`error: ${(err as Error).message}`, ...causeChain(err).map((c) => `  cause: ${c}`)] };
   if (err instanceof CliError) {
     const cause = causeChain(err);
     return { exitCode: err.exitCode, lines: [`error: ${err.message}`, ...cause.map((c) => `  cause: ${c}`)] };

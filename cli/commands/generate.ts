@@ -3,7 +3,7 @@
 import { loadConfig } from '../../activities/common/config.js';
 import { openLake } from '../../activities/lake/index.js';
 import { generateNer, generateTextClassification } from '../../examples/generate-lib.js';
-import { useProject } from '../project.js';
+import { useProject } from '../../sdk/project.js';
 import { EXIT_OK, lakeOption, usageError } from './common.js';
 
 const print = (s = '') => process.stdout.write(`${s}\n`);

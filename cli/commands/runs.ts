@@ -5,8 +5,8 @@ import type { PipelineProgress } from '../../contracts/progress.js';
 import { cancelUpdate, progressQuery } from '../../contracts/messages.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep } from '../../contracts/search-attributes.js';
 import { renderProgress } from '../render/progress.js';
-import { liveProgress } from '../live-progress.js';
-import { rejectedCancel } from '../cancel-answer.js';
+import { liveProgress } from '../../sdk/live-progress.js';
+import { rejectedCancel } from '../../sdk/cancel-answer.js';
 import { isServerUnreachable, serverWaitMs, withServerRetry } from './retry.js';
 import {
   CliError, EXIT_FAILED, EXIT_INVALID, EXIT_OK, formatTime, queryString, table, usageError, withClient, workflowUrl, type Connected,

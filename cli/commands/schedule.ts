@@ -3,7 +3,7 @@ import { ScheduleOverlapPolicy } from '@temporalio/client';
 import type { PipelineSpecInput } from '../../contracts/spec.js';
 import {
   OVERLAP_POLICIES, createPipelineSchedule, describePipelineSchedule, listPipelineSchedules, type OverlapPolicy,
-} from '../schedules.js';
+} from '../../sdk/schedules.js';
 import { CliError, EXIT_INVALID, EXIT_OK, formatTime, lakeOption, priorityOption, scheduleUrl, table, usageError, withClient } from './common.js';
 
 const print = (s = '') => process.stdout.write(`${s}\n`);
@@ -30,8 +30,8 @@ function isInvalidArgument(err: unknown): boolean {
 export async function scheduleCreateCommand(file: string, opts: {
   cron?: string[]; every?: string; offset?: string; timezone?: string; overlap?: string; id?: string; lake?: string; paused?: boolean; note?: string; priority?: string;
 }): Promise<number> {
-  const { loadPipelineFile } = await import('../load-spec.js');
-  const { useProject, withProject } = await import('../project.js');
+  const { loadPipelineFile } = await import('../../sdk/load-spec.js');
+  const { useProject, withProject } = await import('../../sdk/project.js');
   const project = await useProject();
   const plan = loadPipelineFile(file, project);
   if (!opts.cron?.length && !opts.every) throw usageError('schedule create needs --cron "<expr>" or --every <duration>');

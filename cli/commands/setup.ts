@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../activities/common/config.js';
 import { PACKAGE_ROOT } from '../../infra/user-root.mjs';
-import { useProject } from '../project.js';
+import { useProject } from '../../sdk/project.js';
 import { CliError, EXIT_FAILED, EXIT_OK } from './errors.js';
 
 const print = (s = '') => process.stdout.write(`${s}\n`);

@@ -1,7 +1,7 @@
 // validate <pipeline.yaml>: parse and check a spec; nothing touches the server (no Temporal client is loaded).
-import { loadPipelineFile } from '../load-spec.js';
+import { loadPipelineFile } from '../../sdk/load-spec.js';
 import { EXIT_OK } from './errors.js';
-import { useProject } from '../project.js';
+import { useProject } from '../../sdk/project.js';
 
 const print = (s = '') => process.stdout.write(`${s}\n`);
 

@@ -24,7 +24,7 @@ export async function workerCommand(opts: { queues: string }): Promise<number> {
   const kinds = parseQueues(opts.queues);
   const log = (m: string) => process.stderr.write(`[lakeforge] ${m}\n`);
   // In a project: its lake and queues, and its own steps beside the built-in kinds.
-  const project = await (await import('../project.js')).useProject();
+  const project = await (await import('../../sdk/project.js')).useProject();
   const { projectActivities } = await import('../../workers/project.js');
   const { loadConfig } = await import('../../activities/common/config.js');
   const cfg = loadConfig();

@@ -5,7 +5,7 @@ import {
 } from '@temporalio/client';
 import { LakeforgePipeline } from '../contracts/search-attributes.js';
 import type { PipelineSpecInput } from '../contracts/spec.js';
-import type { StartPipelineOptions } from './sdk.js';
+import type { StartPipelineOptions } from './pipelines.js';
 
 export const OVERLAP_POLICIES = ['SKIP', 'BUFFER_ONE', 'BUFFER_ALL', 'ALLOW_ALL', 'CANCEL_OTHER', 'TERMINATE_OTHER'] as const;
 export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
@@ -46,7 +46,7 @@ export function describeTiming(opts: Pick<PipelineScheduleOptions, 'cron' | 'eve
 export async function createPipelineSchedule(client: Client, spec: PipelineSpecInput, opts: PipelineScheduleOptions): Promise<ScheduleHandle> {
   if (!opts.cron?.length && !opts.every) throw new Error('a schedule needs a cron expression or an interval');
   // Loaded here: the spec validator is only needed to create (list/pause/describe stay light).
-  const { pipelineStartAction, pipelineWorkflowId } = await import('./sdk.js');
+  const { pipelineStartAction, pipelineWorkflowId } = await import('./pipelines.js');
   // Validate first, with a placeholder id, to learn the pipeline name for the default schedule id.
   const name = pipelineStartAction(spec, { ...opts, runKey: 'probe' }).plan.spec.name;
   const scheduleId = opts.scheduleId ?? defaultScheduleId(name);

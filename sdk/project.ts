@@ -8,7 +8,6 @@ import { z } from 'zod';
 import { findProjectConfig, PROJECT_CONFIG_FILES } from '../infra/user-root.mjs';
 import { isStepKind } from '../activities/steps/registry.js';
 import type { ProjectConfig, UserStep } from '../activities/steps/user/define.js';
-import { CliError, EXIT_INVALID } from './commands/errors.js';
 
 export interface LoadedProject {
   /** The project root: user files (sql/, steps/, pipelines/, .lakeforge/) resolve against it. */
@@ -21,10 +20,13 @@ export interface LoadedProject {
   steps: Map<string, UserStep>;
 }
 
-export class InvalidProjectError extends CliError {
+/** A bad project config; the CLI recognises it by name (exit 2, one line), as it does InvalidPipeline. */
+export class InvalidProjectError extends Error {
   override readonly name = 'InvalidProject';
+  /** The CLI's exit code for invalid input. */
+  readonly exitCode = 2;
   constructor(readonly file: string, readonly field: string, message: string, options?: { cause?: unknown }) {
-    super(`${file}: ${field ? `${field}: ` : ''}${message}`, EXIT_INVALID, options);
+    super(`${file}: ${field ? `${field}: ` : ''}${message}`, options);
   }
 }
 
