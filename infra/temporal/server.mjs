@@ -17,7 +17,7 @@ export const SEARCH_ATTRIBUTES = {
   LakeforgeStatus: 'Keyword',
 };
 
-/** Dynamic config for priority and fairness matching; also in infra/cluster/dynamicconfig.yaml (README: production). */
+/** Dynamic config for priority and fairness matching; also in infra/cluster/dynamicconfig.yaml (docs/production.md). */
 export const MATCHER_DYNAMIC_CONFIG = ['matching.useNewMatcher=true', 'matching.enableFairness=true'];
 /**
  * The dev server is one process: its queues gain nothing from several partitions, and priority and fairness order
