@@ -74,5 +74,9 @@ describe('worker metrics on LAKEFORGE_METRICS_PORT', () => {
     expect([...metrics.keys()].some((k) => k.startsWith('temporal_'))).toBe(true);
     // The Grafana dashboard's SDK series are ones this scrape really has.
     for (const n of dashboardMetrics()) if (n.startsWith('temporal_')) expect(metrics.has(n), `${n} in /metrics`).toBe(true);
+    // And so are its lakeforge series, after a computed and a cached run.
+    // (A counter appears at its first increment: trainer restarts need a crashed or preempted trainer; none here.)
+    const missing = [...dashboardMetrics()].filter((n) => n.startsWith('lakeforge_') && n !== LAKEFORGE_METRICS.trainerRestarts && !after.has(n));
+    expect(missing, 'dashboard series absent from a real scrape').toEqual([]);
   });
 });
