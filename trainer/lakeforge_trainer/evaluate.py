@@ -22,7 +22,7 @@ from .modeling import describe_device, load_pretrained_tokenizer, load_trained, 
 from .baselines import run_baselines, strip
 from .scoring import log_loss, score_sequences
 from .predict import predict, word_predictions
-from .train import seed_everything
+from .optim import seed_everything
 
 log = logging.getLogger("lakeforge_trainer.evaluate")
 

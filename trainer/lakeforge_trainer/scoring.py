@@ -8,7 +8,7 @@ import torch
 from .config import SEQ
 from .data import Encoded, collate, encode
 from .splits import RawSplit
-from .train import autocast_for
+from .predict import autocast_for
 from .truncation import chunk_texts, pool
 
 

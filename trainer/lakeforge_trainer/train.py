@@ -2,69 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
-import random
 import signal
 import time
-import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from . import __version__
-from .checkpoint import clear_checkpoints, load_checkpoint, prune, read_state, resolve_resume, rng_state, save_checkpoint, _fault
-from .config import SEQ, config_hash
-from .data import IGNORE_INDEX, collate, encode, epoch_order
+from .build import build_run
+from .checkpoint import prune, rng_state, save_checkpoint, _fault
+from .config import SEQ
+from .data import collate, epoch_order
 from .dist_step import rank_backward
-from .distributed import DistContext, DistributedStepSampler, plan_batches, rank_seed, row_weights, world_from_env
-from .splits import read_train_inputs
+from .distributed import row_weights
 from .errors import BadInput, Preempted
 from .events import Emitter
+from .export import export_run
 from .lifecycle import Lifecycle
+from .modeling import describe_device
 from .predict import autocast_for, eval_metrics, predict
-from .modeling import build_model, describe_device, load_pretrained_tokenizer, train_wordpiece, wrap_lora
 
 log = logging.getLogger("lakeforge_trainer.train")
-
-
-def seed_everything(seed: int, deterministic: bool) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
-
-
-def make_optimizer(model, hp: dict) -> torch.optim.Optimizer:
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        # Standard BERT recipe: no weight decay on biases and LayerNorm weights.
-        (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
-    groups = [{"params": decay, "weight_decay": hp["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
-    try:
-        # The fused kernel (CUDA, and CPU in recent torch) is what HF Trainer uses too: one kernel, no per-tensor loop.
-        return torch.optim.AdamW(groups, lr=hp["learning_rate"], fused=True)
-    except (RuntimeError, TypeError, ValueError) as exc:
-        log.info("fused AdamW unavailable (%s); using the foreach implementation", exc)
-        return torch.optim.AdamW(groups, lr=hp["learning_rate"], foreach=True)
-
-
-def make_scheduler(optimizer, total_steps: int, warmup_steps: int):
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / (warmup_steps + 1)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -88,110 +48,9 @@ class Trainer:
         self.best_mode = es["mode"] if es else "min"
         self.step_sleep = float(os.environ.get("LAKEFORGE_TRAINER_STEP_SLEEP", "0") or 0)  # tests only
 
-    # -- setup ---------------------------------------------------------------------------------
+    # -- setup (build.py) and output (export.py) -------------------------------------------------
     def setup(self) -> None:
-        cfg, hp = self.cfg, self.hp
-        seed_everything(cfg["seed"], cfg["deterministic"])
-        world, rank, local_rank = world_from_env()
-        self.plan = plan_batches(hp, world)
-        self.dist = DistContext(world, rank, local_rank)
-        self.device = self.dist.device
-        dcfg = cfg["data"]
-        self.train_raw, self.val_raw = self.inputs or read_train_inputs(cfg)
-        fingerprint = {"train": self.train_raw.fingerprint(), "val": self.val_raw.fingerprint() if self.val_raw else None}
-        self.config_hash = config_hash(cfg, fingerprint)
-
-        # Rank 0 alone reads and cleans the checkpoint directory; the others resume from the checkpoint it chose.
-        self.resume_path = None
-        if self.dist.is_main:
-            self.resume_path = resolve_resume(cfg["resume_from"], self.ck_dir)
-            if self.resume_path is None and cfg["resume_from"] is None:
-                clear_checkpoints(self.ck_dir)
-        chosen = self.dist.broadcast(str(self.resume_path) if self.resume_path else None)
-        if chosen is not None and not self.dist.is_main:
-            self.resume_path = Path(chosen) if Path(chosen).is_dir() else self.ck_dir / Path(chosen).name
-            if not (self.resume_path / "trainer_state.json").is_file():
-                raise RuntimeError(f"rank {self.dist.rank}: checkpoint {self.resume_path} (chosen by rank 0) is not here")
-        self.state = None
-        if self.resume_path is not None:
-            self.state = read_state(self.resume_path)
-            if self.state.get("config_hash") != self.config_hash:
-                raise BadInput(
-                    f"checkpoint {self.resume_path} was written by a run with a different config "
-                    f"(hash {self.state.get('config_hash')} != {self.config_hash}); refusing to mix them",
-                    reason="config_mismatch", file=str(self.resume_path))
-
-        tspec = cfg["tokenizer"]
-        if self.resume_path is not None:
-            self.tokenizer = load_pretrained_tokenizer(str(self.resume_path / "tokenizer"))  # the same vocab
-        elif tspec["type"] == "pretrained":
-            self.tokenizer = load_pretrained_tokenizer(tspec["name_or_path"])
-        else:
-            corpus = self.train_raw.texts if self.task == SEQ else [" ".join(t) for t in self.train_raw.tokens]
-            self.tokenizer = train_wordpiece(corpus, tspec["vocab_size"], tspec["lowercase"])
-        if self.tokenizer.pad_token_id is None:
-            raise BadInput("the tokenizer has no pad token", reason="config")
-        self.pad_id = self.tokenizer.pad_token_id
-        L = dcfg["max_length"]
-        cut = {"truncation": dcfg["truncation"], "head_tokens": dcfg["head_tokens"]}
-        self.train_ds = encode(self.train_raw, self.tokenizer, self.task, L, **cut)
-        self.val_ds = encode(self.val_raw, self.tokenizer, self.task, L, **cut) if self.val_raw else None
-
-        # Model init draws from the torch RNG: seeded above, so a fresh start is reproducible.
-        self.model = build_model(cfg, self.tokenizer, self.labels)
-        if hp["lora"] is not None:
-            self.model = wrap_lora(self.model, hp["lora"], self.task)
-        self.model.to(self.device)
-        self.label_counts = None if self.task == SEQ else [int((x != IGNORE_INDEX).sum()) for x in self.train_ds.labels]
-        # Every rank must train the same model on the same rows: a node with other data or code fails here, not later.
-        views = self.dist.all_gather((self.config_hash, len(self.tokenizer), len(self.train_ds)))
-        if any(v != views[0] for v in views):
-            raise RuntimeError(f"the ranks disagree on (config hash, vocabulary, train rows): {views}")
-
-        self.sampler = DistributedStepSampler(len(self.train_ds), self.plan, self.dist.rank)
-        self.batches_per_epoch = self.sampler.batches_per_epoch
-        self.steps_per_epoch = self.sampler.steps_per_epoch
-        self.total_steps = hp["max_steps"] or hp["epochs"] * self.steps_per_epoch
-        warmup = math.ceil(hp["warmup_ratio"] * self.total_steps)
-        self.optimizer = make_optimizer(self.model, hp)
-        self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.scheduler = make_scheduler(self.optimizer, self.total_steps, warmup)
-
-        self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
-        self.best_value, self.best_step, self.bad_evals = None, None, 0
-        self.stopped_early, self.pending_eval = False, False
-        self.eval_history: list[dict] = []
-        self.last_train_loss = None
-        self._last_loss = None
-        if self.resume_path is not None:
-            st = load_checkpoint(self.resume_path, self.model, self.optimizer, self.scheduler, rank=self.dist.rank,
-                                 fallback_seed=rank_seed(cfg["seed"], self.dist.rank))
-            self.step, self.epoch, self.batch_in_epoch = st["global_step"], st["epoch"], st["batch_in_epoch"]
-            self.sampler.load_state_dict(st.get("sampler") or st)
-            self.best_value, self.best_step, self.bad_evals = st["best_value"], st["best_step"], st["bad_evals"]
-            self.stopped_early, self.pending_eval = st["stopped_early"], st["pending_eval"]
-            self.eval_history = st["eval_history"]
-            self.last_train_loss = st.get("last_train_loss")
-            log.info("resumed from %s at step %d (epoch %d, batch %d)", self.resume_path, self.step, self.epoch,
-                     self.batch_in_epoch)
-        self.ddp = None
-        self.eval_model = self.model
-        if self.dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel
-
-            # Buffers (position ids) never change; and a per-forward buffer broadcast would be a collective in every
-            # forward pass, which ranks with unequal micro-batch counts (a short last step) do not all make.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)  # newer torch renames the flag; the old one still works
-                self.ddp = DistributedDataParallel(self.model, broadcast_buffers=False, device_ids=[self.device.index]
-                                                   if self.device.type == "cuda" else None)
-            if self.resume_path is None:
-                torch.manual_seed(rank_seed(cfg["seed"], self.dist.rank))  # distinct dropout masks per rank
-        self.forward_model = self.ddp if self.ddp is not None else self.model
-        if hp["compile"]:
-            self.forward_model = torch.compile(self.forward_model, dynamic=True)
-        if not self.dist.enabled:
-            self.eval_model = self.forward_model
+        build_run(self)
 
     # -- state ---------------------------------------------------------------------------------
     def trainer_state(self, pending_eval: bool = False) -> dict:
@@ -425,61 +284,8 @@ class Trainer:
         elif is_best:
             self.checkpoint("best")
 
-    # -- output ----------------------------------------------------------------------------------
     def finish(self) -> dict:
-        cfg = self.cfg
-        out = Path(cfg["output_dir"])
-        out.mkdir(parents=True, exist_ok=True)
-        model = self.model
-        exported_step = self.step
-        best_path = self.ck_dir / f"step-{self.best_step}" / "model.safetensors"
-        if self.best_step is not None and self.best_step != self.step and not best_path.is_file():
-            log.error("best checkpoint %s is gone; exporting the final weights instead", best_path.parent)
-        elif self.best_step is not None and self.best_step != self.step:
-            from safetensors.torch import load_model
-            load_model(model, str(best_path))
-            exported_step = self.best_step
-            log.info("exporting the best checkpoint (step %d, %s=%s)", self.best_step, self.best_metric_name, self.best_value)
-        if self.hp["lora"] is not None:
-            model = model.merge_and_unload()
-        model.save_pretrained(str(out), safe_serialization=True)
-        self.tokenizer.save_pretrained(str(out))
-        label_map = {"task": self.task, "labels": self.labels,
-                     "label2id": {n: i for i, n in enumerate(self.labels)}}
-        _write_json(out / "label_map.json", label_map)
-        _write_json(out / "training_args.json", {
-            "config": cfg, "config_hash": self.config_hash, "total_steps": self.total_steps,
-            "steps": self.step, "exported_step": exported_step, "device": describe_device(self.device),
-            "torch": torch.__version__, "lakeforge_trainer_version": __version__,
-        })
-        self._sync_loss()
-        best_eval = next((e for e in self.eval_history if e["step"] == exported_step), None)
-        headline = {}
-        if best_eval is not None:
-            headline.update({f"val_{k}": v for k, v in best_eval.items() if k != "step"})
-        if self.last_train_loss is not None:
-            headline["train_loss"] = self.last_train_loss
-        trunc = self.train_ds.truncation
-        headline["train_truncated_rows"] = trunc["truncated_rows"]
-        headline["train_truncated_fraction"] = trunc["truncated_fraction"]
-        headline["train_truncated_tokens_mean"] = trunc["dropped_tokens_mean"]  # per truncated row
-        metrics = {
-            "task": self.task, "steps": self.step, "exported_step": exported_step, "best_step": self.best_step,
-            "best_metric": self.best_metric_name, "stopped_early": self.stopped_early,
-            "val": best_eval, "eval_history": self.eval_history, "headline": headline,
-            "throughput": self.throughput(),
-            "truncation": {"train": trunc, "val": self.val_ds.truncation if self.val_ds is not None else None},
-        }
-        _write_json(out / "metrics.json", metrics)
-        self.emit("done", output_dir=str(out), metrics=headline, steps=self.step, best_step=self.best_step,
-                  stopped_early=self.stopped_early)
-        return metrics
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False))
-    os.replace(tmp, path)
+        return export_run(self)
 
 
 def run_train(cfg: dict, emitter: Emitter, lifecycle: Lifecycle, inputs=None) -> dict:
