@@ -4,7 +4,6 @@
 // declarations, which re-runs it fully cached. Real dev server, DuckDB, lake. Node 20 cannot load .ts, so a run
 // that works proves lakeforge's own code needed no tsx.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,25 +12,9 @@ import { pack } from '../infra/pack.mjs';
 import { generateTextClassification } from '../examples/generate-lib.js';
 import { openLake, readManifest } from '../activities/lake/index.js';
 import { uniqueTaskQueue } from './helpers/temporal.js';
+import { exec, show } from './helpers/exec.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-interface Result { code: number | null; stdout: string; stderr: string }
-
-/** A program (argument array, own process group) to its end; its group killed after `timeoutMs`. */
-function exec(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => { stdout += d; });
-    child.stderr!.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, opts.timeoutMs ?? 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
-const show = (r: Result) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
-
 let tmp: string;
 let app: string;
 let env: NodeJS.ProcessEnv;

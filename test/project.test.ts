@@ -13,9 +13,9 @@ import { lakeforgeHome } from '../activities/common/config.js';
 import { openLake, readManifest } from '../activities/lake/index.js';
 import { uniqueTaskQueue } from './helpers/temporal.js';
 import { pack } from '../infra/pack.mjs';
+import { exec, killGroup, show } from './helpers/exec.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-interface Result { code: number | null; stdout: string; stderr: string }
 
 let tmp: string;
 let project: string;
@@ -24,33 +24,12 @@ let worker: ChildProcess | undefined;
 let workerLog = '';
 const children = new Set<ChildProcess>();
 
-/** Runs a program (argument array, own process group) to its end; killed with its group after `timeoutMs`. */
-function exec(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => { stdout += d; });
-    child.stderr!.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => killGroup(child), opts.timeoutMs ?? 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function killGroup(child: ChildProcess, sig: NodeJS.Signals = 'SIGKILL') {
-  try { process.kill(-child.pid!, sig); } catch { /* already gone */ }
-}
+/** A program in the project's environment (the test's `env` unless given), tracked for the afterAll. */
+const run = (cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }) => exec(cmd, args, { env, ...opts, children });
 
 /** The project's own installed bin (node_modules/.bin/lakeforge → node_modules/lakeforge/cli/bin.js). */
-const lf = (args: string[], timeoutMs?: number) => exec(process.execPath, [join(project, 'node_modules', '.bin', 'lakeforge'), ...args], { cwd: project, timeoutMs });
+const lf = (args: string[], timeoutMs?: number) => run(process.execPath, [join(project, 'node_modules', '.bin', 'lakeforge'), ...args], { cwd: project, timeoutMs });
 
-const show = (r: Result) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
 
 async function until<T>(what: string, fn: () => T | undefined, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -80,9 +59,9 @@ beforeAll(async () => {
 
   // init with the repository's own CLI (nothing is installed in the new directory yet).
   project = join(tmp, 'my-project');
-  const init = await exec(process.execPath, [join(REPO, 'cli', 'bin.js'), 'init', project, '--lakeforge', tarball], { cwd: tmp, env: process.env });
+  const init = await run(process.execPath, [join(REPO, 'cli', 'bin.js'), 'init', project, '--lakeforge', tarball], { cwd: tmp, env: process.env });
   expect(init.code, show(init)).toBe(0);
-  const install = await exec('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project, env: process.env, timeoutMs: 170_000 });
+  const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project, env: process.env, timeoutMs: 170_000 });
   expect(install.code, show(install)).toBe(0);
 
   // The project's own lake (lakeforge.config.ts: `.lakeforge/lake`); the trainer venv and tools of this checkout.
@@ -128,7 +107,7 @@ describe('a lakeforge project outside the repository, from the packed tarball', 
   });
 
   it('refuses to init a non-empty directory without --force', async () => {
-    const r = await exec(process.execPath, [join(REPO, 'cli', 'bin.js'), 'init', project], { cwd: tmp, env: process.env });
+    const r = await run(process.execPath, [join(REPO, 'cli', 'bin.js'), 'init', project], { cwd: tmp, env: process.env });
     expect(r.code, show(r)).toBe(2);
     expect(r.stderr).toMatch(/is not empty .*--force/);
   });
