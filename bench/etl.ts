@@ -13,10 +13,10 @@ import { pathToFileURL } from 'node:url';
 import { cpus, totalmem } from 'node:os';
 import { REPO_ROOT } from '../activities/common/config.js';
 import { createDuckDb } from '../activities/duckdb/instance.js';
-import { buildCleanSql, buildFeaturesSql, CleanParamsSchema, createEtlActivities } from '../activities/steps/index.js';
+import { buildCleanSql, buildFeaturesSql, CleanParamsSchema, createEtlActivities } from '../steps/index.js';
 import { openLake, readManifest } from '../activities/lake/index.js';
 import { generateTextClassification, TEXT_CLEAN_PARAMS, TEXT_FEATURES_PARAMS } from '../examples/generate-lib.js';
-import type { FeaturesParams } from '../activities/steps/features/params.js';
+import type { FeaturesParams } from '../steps/features/params.js';
 import { listValue } from '@duckdb/node-api';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '10000000' }, 'skip-pandas': { type: 'boolean', default: false } } });

@@ -1,10 +1,10 @@
 // The pipeline spec (YAML or the TS builder) as zod schemas. Pure zod: bundled into workflows too,
 // so a spec that reaches a worker through a schedule is validated again there.
 import { z } from 'zod';
-import { ColumnSpecSchema } from '../activities/steps/clean/params.js';
+import { ColumnSpecSchema } from '../steps/clean/params.js';
 
-import { REGISTRY, STEP_KINDS, type StepKind } from '../activities/steps/registry.js';
-export { STEP_KINDS, type StepKind } from '../activities/steps/registry.js';
+import { REGISTRY, STEP_KINDS, type StepKind } from '../steps/registry.js';
+export { STEP_KINDS, type StepKind } from '../steps/registry.js';
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use lowercase letters, digits, "-" and "_" (at most 63)');
 const duration = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'a duration such as "30s", "10m" or "2h"')]);

@@ -1,7 +1,7 @@
 // The one activity input every step kind takes: the run's identity, the upstream outputs by role, the params.
 import { z } from 'zod';
-import type { StepKind } from '../activities/steps/registry.js';
-import type { REGISTRY } from '../activities/steps/registry.js';
+import type { StepKind } from '../steps/registry.js';
+import type { REGISTRY } from '../steps/registry.js';
 import type { StepDefinition } from './step-kind.js';
 import { StepResultSchema, type StepResult } from './step-result.js';
 

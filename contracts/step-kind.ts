@@ -1,5 +1,5 @@
 // What a step kind declares about itself (docs/design.md#the-registry). Pure: the workflow bundle, the spec
-// validator, the CLI and the workers all read these declarations from activities/steps/registry.ts.
+// validator, the CLI and the workers all read these declarations from steps/registry.ts.
 import type { z } from 'zod';
 import type { SpecError } from './spec-error.js';
 

@@ -8,7 +8,7 @@ import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { PipelineSpecSchema, StepSpecSchema } from '../contracts/spec.js';
-import { REGISTRY } from '../activities/steps/registry.js';
+import { REGISTRY } from '../steps/registry.js';
 
 export const PIPELINE_SCHEMA_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'pipelines', 'pipeline.schema.json');
 

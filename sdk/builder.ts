@@ -1,7 +1,7 @@
 // A typed builder for pipeline specs, for people who declare pipelines in TypeScript instead of YAML.
 // It produces exactly the object a YAML file would parse to; startPipeline validates it the same way.
 import type { PipelineSpecInput } from '../contracts/spec.js';
-import type { StepKind } from '../activities/steps/registry.js';
+import type { StepKind } from '../steps/registry.js';
 import type { ParamsOf } from '../contracts/step-input.js';
 export type { ParamsOf } from '../contracts/step-input.js';
 type DatasetInput = PipelineSpecInput['dataset'];

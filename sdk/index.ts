@@ -11,8 +11,8 @@ export {
 } from './schedules.js';
 // The zod lakeforge validates with: step params declared with it are checked by the same library.
 export { z } from 'zod';
-export { defineStep, defineProject, pythonStep } from '../activities/steps/user/define.js';
-export type { TsStep, PythonStep, ProjectConfig } from '../activities/steps/user/define.js';
+export { defineStep, defineProject, pythonStep } from '../steps/user/define.js';
+export type { TsStep, PythonStep, ProjectConfig } from '../steps/user/define.js';
 export { connectClient, temporalConnectionOptions } from '../activities/common/temporal-connection.js';
 export { loadConfig, TASK_QUEUE_ETL, TASK_QUEUE_GPU, LAKEFORGE_VERSION } from '../activities/common/config.js';
 export { findProject, loadProject, type LoadedProject } from './project.js';

@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
 import { formatPath, validatePipeline, type PipelinePlan, type SpecError } from '../workflows/spec/validate.js';
-import { projectKinds, type LoadedProject } from '../activities/steps/user/define.js';
-import { lookupSqlFile } from '../activities/steps/sql/file.js';
+import { projectKinds, type LoadedProject } from '../steps/user/define.js';
+import { lookupSqlFile } from '../steps/sql/file.js';
 
 export interface LocatedSpecError extends SpecError {
   line?: number;

@@ -11,8 +11,8 @@ import { runStartPriority } from '../workflows/priority.js';
 import type { PipelineProgress } from '../contracts/progress.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus } from '../contracts/search-attributes.js';
 import { InvalidPipelineError, sqlFileErrors } from './load-spec.js';
-import { readSqlFile } from '../activities/steps/sql/file.js';
-import { projectKinds, type LoadedProject } from '../activities/steps/user/define.js';
+import { readSqlFile } from '../steps/sql/file.js';
+import { projectKinds, type LoadedProject } from '../steps/user/define.js';
 import { liveProgress } from './live-progress.js';
 import { rejectedCancel } from './cancel-answer.js';
 

@@ -6,8 +6,8 @@ import { basename, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { findProjectConfig, PROJECT_CONFIG_FILES } from '../infra/user-root.mjs';
-import { isStepKind } from '../activities/steps/registry.js';
-import type { ProjectConfig, UserStep } from '../activities/steps/user/define.js';
+import { isStepKind } from '../steps/registry.js';
+import type { ProjectConfig, UserStep } from '../steps/user/define.js';
 
 export interface LoadedProject {
   /** The project root: user files (sql/, steps/, pipelines/, .lakeforge/) resolve against it. */

@@ -7,11 +7,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { pidAlive, tinyTrainParams, waitFor } from './fixtures/training-helpers.js';
-import { SlotAllocator, parseGpuSpec } from '../activities/steps/index.js';
+import { SlotAllocator, parseGpuSpec } from '../steps/index.js';
 import { combineSlots } from '../activities/trainer/slots.js';
 import { requiredSlots, torchrunEnv, trainerArgv } from '../activities/trainer/distributed.js';
-import { TrainParamsSchema } from '../activities/steps/train/params.js';
-import { listLakeCheckpoints, checkpointsPrefix } from '../activities/steps/train/checkpoints.js';
+import { TrainParamsSchema } from '../steps/train/params.js';
+import { listLakeCheckpoints, checkpointsPrefix } from '../steps/train/checkpoints.js';
 import type { TrainerEvent } from '../contracts/trainer-protocol.js';
 import type { TrainingTestArgs } from './fixtures/training-workflows.js';
 

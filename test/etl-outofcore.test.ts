@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rm } from 'node:fs/promises';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { createEtlActivities } from '../activities/steps/index.js';
+import { createEtlActivities } from '../steps/index.js';
 import { generateTextClassification, TEXT_CLEAN_PARAMS, TEXT_FEATURES_PARAMS } from '../examples/generate-lib.js';
 import { makeLocalLake, testDuckDb, type TestLake } from './fixtures/lake-helpers.js';
 

@@ -6,7 +6,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { connectTestServer, uniqueTaskQueue } from './helpers/temporal.js';
-import { createEtlActivities } from '../activities/steps/index.js';
+import { createEtlActivities } from '../steps/index.js';
 import { readManifest } from '../activities/lake/index.js';
 import { generateTextClassification, TEXT_CLEAN_PARAMS, TEXT_FEATURES_PARAMS } from '../examples/generate-lib.js';
 import { makeLocalLake, testDuckDb, writeRaw, type TestLake } from './fixtures/lake-helpers.js';

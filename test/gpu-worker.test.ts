@@ -12,7 +12,7 @@ import { connectTestServer, uniqueTaskQueue } from './helpers/temporal.js';
 import { makeLocalLake, type TestLake } from './fixtures/lake-helpers.js';
 import { pendingHeartbeat, publishFeatures, tinyTrainParams, TRAINER_PYTHON, waitFor } from './fixtures/training-helpers.js';
 import { REPO_ROOT } from '../activities/common/config.js';
-import type { HistoryPoint } from '../activities/steps/train/history.js';
+import type { HistoryPoint } from '../steps/train/history.js';
 import type { StepResult } from '../contracts/step-result.js';
 import type { TrainingTestArgs } from './fixtures/training-workflows.js';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { startPipeline } from '../sdk/pipelines.js';
 import { openLake } from '../activities/lake/index.js';
-import { readChampion } from '../activities/steps/index.js';
+import { readChampion } from '../steps/index.js';
 import { createPipelineTestEnv, type PipelineTestEnv } from './fixtures/pipeline-env.js';
 import { TRAINER_PYTHON } from './fixtures/training-helpers.js';
 

@@ -6,7 +6,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { ApplicationFailure } from '@temporalio/common';
-import { createEtlActivities, type EtlDeps } from '../activities/steps/index.js';
+import { createEtlActivities, type EtlDeps } from '../steps/index.js';
 import { readManifest, verifyPublished } from '../activities/lake/index.js';
 import { makeGcsLake, makeLocalLake, testDuckDb, writeRaw, ID_TEXT_LABEL_PARAMS, type TestLake } from './fixtures/lake-helpers.js';
 

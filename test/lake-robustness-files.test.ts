@@ -7,7 +7,7 @@ import { workDirName } from '../activities/lake/gc.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { createEtlActivities, type EtlDeps } from '../activities/steps/index.js';
+import { createEtlActivities, type EtlDeps } from '../steps/index.js';
 import type { LocalLake } from '../activities/lake/local.js';
 import { quoteLiteral } from '../activities/duckdb/sql.js';
 import { makeLocalLake, readRows, testDuckDb, writeRaw, failureOf, ID_TEXT_LABEL_PARAMS, type TestLake } from './fixtures/lake-helpers.js';

@@ -5,9 +5,9 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { createEtlActivities, type EtlDeps } from '../activities/steps/index.js';
-import { cleanManifests } from '../activities/steps/clean/activity.js';
-import { CleanParamsSchema } from '../activities/steps/clean/params.js';
+import { createEtlActivities, type EtlDeps } from '../steps/index.js';
+import { cleanManifests } from '../steps/clean/activity.js';
+import { CleanParamsSchema } from '../steps/clean/params.js';
 import type { LakeStorage } from '../activities/lake/index.js';
 import { makeLocalLake, readRows, testDuckDb, writeRaw, writeRawBytes, failureOf, ID_TEXT_LABEL_PARAMS, type TestLake } from './fixtures/lake-helpers.js';
 

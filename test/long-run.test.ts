@@ -17,7 +17,7 @@ import type { ChildProcess } from 'node:child_process';
 import { ensureGoTool } from '../infra/tools.mjs';
 import { freePort, spawnDevServer } from '../infra/temporal/server.mjs';
 import { getProgress, startPipeline } from '../sdk/pipelines.js';
-import { liveTrainerPids } from '../activities/steps/index.js';
+import { liveTrainerPids } from '../steps/index.js';
 import { stepProgressSignal } from '../workflows/pipeline.js';
 import type { TrainerEvent } from '../contracts/trainer-protocol.js';
 import type { TrainerEventContext } from '../activities/trainer/deps.js';

@@ -16,7 +16,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { connectTestServer, uniqueTaskQueue, workflowBundle } from './helpers/temporal.js';
-import { CleanParamsSchema, FeaturesParamsSchema, createEtlActivities } from '../activities/steps/index.js';
+import { CleanParamsSchema, FeaturesParamsSchema, createEtlActivities } from '../steps/index.js';
 import type { StepResult } from '../contracts/step-result.js';
 import { readManifest } from '../activities/lake/index.js';
 import { startPipeline } from '../sdk/pipelines.js';

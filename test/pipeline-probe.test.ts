@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startPipeline } from '../sdk/pipelines.js';
 import { createDuckDb } from '../activities/duckdb/instance.js';
-import { createEtlActivities } from '../activities/steps/index.js';
+import { createEtlActivities } from '../steps/index.js';
 import { createPipelineTestEnv, smallNewsSpec, type PipelineTestEnv } from './fixtures/pipeline-env.js';
 import { uniqueTaskQueue, workflowBundle } from './helpers/temporal.js';
 

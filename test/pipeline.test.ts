@@ -5,7 +5,7 @@ import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-uti
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getProgress, startPipeline, cancelPipeline } from '../sdk/pipelines.js';
-import { liveTrainerPids } from '../activities/steps/index.js';
+import { liveTrainerPids } from '../steps/index.js';
 import { LakeforgePipeline, LakeforgeStatus } from '../contracts/search-attributes.js';
 import { createPipelineTestEnv, smallNewsSpec, type PipelineTestEnv } from './fixtures/pipeline-env.js';
 import { workflowBundle } from './helpers/temporal.js';

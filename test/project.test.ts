@@ -99,7 +99,7 @@ describe('a lakeforge project outside the repository, from the packed tarball', 
     // What ships: the trainer and the built-in SQL inside the package; no tests, benchmarks or local state.
     expect(existsSync(join(installed, 'trainer', 'lakeforge_trainer', '__main__.py'))).toBe(true);
     expect(existsSync(join(installed, 'trainer', 'pyproject.toml'))).toBe(true);
-    expect(readdirSync(join(installed, 'activities', 'steps', 'clean', 'sql')).some((f) => f.endsWith('.sql'))).toBe(true);
+    expect(readdirSync(join(installed, 'steps', 'clean', 'sql')).some((f) => f.endsWith('.sql'))).toBe(true);
     for (const absent of ['test', 'bench', '.lakeforge', 'node_modules/.lakeforge-stamp']) expect(existsSync(join(installed, absent)), absent).toBe(false);
     const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
     expect(pkg.private).toBeUndefined();

@@ -7,8 +7,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tinyTrainParams } from './fixtures/training-helpers.js';
-import { prFromScores } from '../activities/steps/evaluate/report-data.js';
-import { num } from '../activities/steps/evaluate/report-compare.js';
+import { prFromScores } from '../steps/evaluate/report-data.js';
+import { num } from '../steps/evaluate/report-compare.js';
 import type { TrainingTestArgs } from './fixtures/training-workflows.js';
 
 const CHROMIUM = '/usr/bin/chromium';

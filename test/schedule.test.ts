@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { createDuckDb } from '../activities/duckdb/instance.js';
-import { createEtlActivities } from '../activities/steps/index.js';
+import { createEtlActivities } from '../steps/index.js';
 import { openLake } from '../activities/lake/index.js';
 import { generateTextClassification } from '../examples/generate-lib.js';
 import { LakeforgePipeline } from '../contracts/search-attributes.js';

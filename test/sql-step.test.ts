@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { createEtlActivities, type EtlDeps } from '../activities/steps/index.js';
+import { createEtlActivities, type EtlDeps } from '../steps/index.js';
 import { readManifest, type Manifest } from '../activities/lake/index.js';
 import type { StepResult } from '../contracts/step-result.js';
 import { quoteLiteral } from '../activities/duckdb/sql.js';

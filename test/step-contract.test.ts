@@ -7,8 +7,8 @@ import ts from 'typescript';
 import type { StepResult } from '../contracts/step-result.js';
 import { NON_RETRYABLE_TYPES, FailureType } from '../contracts/failures.js';
 import { StepSpecSchema } from '../contracts/spec.js';
-import type { StepActivities } from '../activities/steps/activities.js';
-import { REGISTRY, STEP_IMPLS, STEP_KINDS, createEtlActivities, createGpuActivities, createPromoteActivities } from '../activities/steps/index.js';
+import type { StepActivities } from '../steps/activities.js';
+import { REGISTRY, STEP_IMPLS, STEP_KINDS, createEtlActivities, createGpuActivities, createPromoteActivities } from '../steps/index.js';
 import { validatePipeline } from '../workflows/spec/validate.js';
 import { REPO_ROOT } from '../activities/common/config.js';
 
@@ -71,7 +71,7 @@ describe('the step registry', () => {
     const dir = mkdtempSync(join(REPO_ROOT, 'test', '.tmp-contract-'));
     const file = join(dir, 'wrong-call.ts');
     writeFileSync(file, [
-      "import type { StepActivities } from '../../activities/steps/activities.js';",
+      "import type { StepActivities } from '../../steps/activities.js';",
       "export const call = (acts: StepActivities) => acts.sql({ dataset: 'd', step: 's', runId: 'r', inputs: {}, params: { file: 'sql/x.sql' } });",
     ].join('\n'));
     const program = ts.createProgram([file], { strict: true, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, noEmit: true, skipLibCheck: true, types: ['node'] });

@@ -5,7 +5,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { publishFeatures, tinyTrainParams } from './fixtures/training-helpers.js';
 import { buildManifest, lakeJoin, MANIFEST_FILE } from '../activities/lake/index.js';
-import { readChampion } from '../activities/steps/index.js';
+import { readChampion } from '../steps/index.js';
 import type { StepResult } from '../contracts/step-result.js';
 import type { TrainingTestArgs } from './fixtures/training-workflows.js';
 

@@ -11,7 +11,7 @@ import { startPipeline } from '../sdk/pipelines.js';
 import { InvalidPipelineError } from '../sdk/load-spec.js';
 import { readManifest } from '../activities/lake/index.js';
 import { openLake } from '../activities/lake/index.js';
-import { defineProject, defineStep, type LoadedProject } from '../activities/steps/user/define.js';
+import { defineProject, defineStep, type LoadedProject } from '../steps/user/define.js';
 import { createPipelineTestEnv, smallNewsSpec, type PipelineTestEnv } from './fixtures/pipeline-env.js';
 
 let env: PipelineTestEnv;

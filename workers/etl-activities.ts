@@ -1,6 +1,6 @@
 import type { DuckDBInstance } from '@duckdb/node-api';
-import { createEtlActivities } from '../activities/steps/index.js';
-import { createPromoteActivities } from '../activities/steps/index.js';
+import { createEtlActivities } from '../steps/index.js';
+import { createPromoteActivities } from '../steps/index.js';
 
 /** Everything the lakeforge-etl queue serves, given the worker's one DuckDB instance. */
 export function etlActivities(db: DuckDBInstance) {

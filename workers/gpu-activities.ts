@@ -1,4 +1,4 @@
-import { createGpuActivities, type GpuActivityDeps } from '../activities/steps/index.js';
+import { createGpuActivities, type GpuActivityDeps } from '../steps/index.js';
 import { trainerMetricsObserver } from './metrics.js';
 
 /**

@@ -9,7 +9,7 @@
 import { Worker } from '@temporalio/worker';
 import { loadConfig, TASK_QUEUE_GPU } from '../activities/common/config.js';
 import { connectWorker } from '../activities/common/temporal-connection.js';
-import { preemptAllTrainers, resolveSlots, SlotAllocator } from '../activities/steps/index.js';
+import { preemptAllTrainers, resolveSlots, SlotAllocator } from '../steps/index.js';
 import { gpuActivities } from './gpu-activities.js';
 import { workflowCode } from './workflows-path.js';
 import { isMain } from './is-main.js';

@@ -3,7 +3,7 @@
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { LoadedProject } from '../sdk/project.js';
 import { createDuckDb } from '../activities/duckdb/instance.js';
-import { userStepActivities, type ProjectStepDeps } from '../activities/steps/user/activities.js';
+import { userStepActivities, type ProjectStepDeps } from '../steps/user/activities.js';
 
 export type ProjectQueue = 'etl' | 'gpu';
 type Activities = Record<string, (...args: never[]) => Promise<unknown>>;

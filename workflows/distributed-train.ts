@@ -7,8 +7,8 @@
 import {
   ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, proxyActivities, sleep, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
-import type { TrainNodeResult } from '../activities/steps/train/node.js';
-import type { GpuActivities } from '../activities/steps/activities.js';
+import type { TrainNodeResult } from '../steps/train/node.js';
+import type { GpuActivities } from '../steps/activities.js';
 import type { StepInput } from '../contracts/step-input.js';
 import type { StepResult } from '../contracts/step-result.js';
 import { NON_RETRYABLE_TYPES, invalidPipeline } from '../contracts/failures.js';

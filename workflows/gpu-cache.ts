@@ -1,12 +1,12 @@
 // No GPU for cached work: a step of a GPU kind (registry queue 'gpu') first asks the ETL queue whether its output
-// is already published (probeCache, activities/steps/probe.ts: the kernel's plan and cache check, lake reads only);
+// is already published (probeCache, steps/probe.ts: the kernel's plan and cache check, lake reads only);
 // a hit is the step's result and never waits for a GPU slot, a miss dispatches the step to the GPU queue as before.
 // The probe is an optimisation: when it fails or cannot start in time the step simply goes to the GPU queue, whose
 // activity checks the cache itself. Deterministic: patched() guards the new command, so histories recorded before
 // it replay unchanged.
 import { ActivityFailure, ApplicationFailure, isCancellation, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
-import type { ProbeActivities } from '../activities/steps/probe.js';
-import type { StepKind } from '../activities/steps/registry.js';
+import type { ProbeActivities } from '../steps/probe.js';
+import type { StepKind } from '../steps/registry.js';
 import { USER_FAILURE_TYPES } from '../contracts/failures.js';
 import type { StepInput } from '../contracts/step-input.js';
 import type { StepResult } from '../contracts/step-result.js';

@@ -6,7 +6,7 @@
 // Only what stays well inside a workflow task's lifetime runs inline; big steps keep their own activity, with
 // heartbeats, the ETL queue's priority order and any worker's slot. Deterministic: patched() guards the new command.
 import { patched, proxyLocalActivities, type ActivityOptions } from '@temporalio/workflow';
-import type { StepActivities } from '../activities/steps/activities.js';
+import type { StepActivities } from '../steps/activities.js';
 import type { StepResult } from '../contracts/step-result.js';
 
 export const INLINE_STEPS_PATCH = 'lakeforge-inline-small-steps';

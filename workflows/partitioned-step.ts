@@ -14,13 +14,13 @@ import type { StepResult } from '../contracts/step-result.js';
 import { childPriority } from './priority.js';
 import type {
   CleanBucketResult, FeaturesBatchResult, ShuffleCleanBatchResult,
-} from '../activities/steps/index.js';
+} from '../steps/index.js';
 
 type Params = Record<string, unknown>;
 interface Work<P> { lake: string; dataset: string; params: P; version: string; workRel: string }
 
 /** The partition activities, by type from the worker side: a changed signature there fails tsc here. */
-import type { PartitionActivities } from '../activities/steps/partition-activities.js';
+import type { PartitionActivities } from '../steps/partition-activities.js';
 import type { ParamsOf } from '../contracts/step-input.js';
 export type { PartitionActivities };
 

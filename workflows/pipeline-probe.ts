@@ -1,4 +1,4 @@
-// One cache probe for the whole DAG before any step is dispatched (activities/steps/probe-pipeline.ts): a fully
+// One cache probe for the whole DAG before any step is dispatched (steps/probe-pipeline.ts): a fully
 // cached run is one local activity inside the run's first workflow task, so its history has a fixed number of events
 // whatever its step count, and no step pays a round trip through the server to learn it is cached.
 // A local activity: it runs on the worker that runs this workflow (an ETL worker), lake reads only, in well under a
@@ -7,7 +7,7 @@
 // the new command, so older histories replay unchanged.
 import { isCancellation, patched, proxyLocalActivities } from '@temporalio/workflow';
 import { isUnregisteredLocalActivity } from './inline-steps.js';
-import type { PipelineProbeActivities, ProbePipelineOutput, ProbeStep } from '../activities/steps/probe-pipeline.js';
+import type { PipelineProbeActivities, ProbePipelineOutput, ProbeStep } from '../steps/probe-pipeline.js';
 
 export const PIPELINE_PROBE_PATCH = 'lakeforge-pipeline-probe';
 

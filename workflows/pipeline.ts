@@ -5,14 +5,14 @@ import {
   proxyActivities, setHandler, setCurrentDetails, upsertSearchAttributes, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
 // Types only: the activities' real signatures, so a call that no longer matches them fails tsc.
-import type { StepActivities } from '../activities/steps/activities.js';
-import type { ProbeStep } from '../activities/steps/probe-pipeline.js';
+import type { StepActivities } from '../steps/activities.js';
+import type { ProbeStep } from '../steps/probe-pipeline.js';
 import type { StepResult } from '../contracts/step-result.js';
 import type { ParamsOf, StepInput } from '../contracts/step-input.js';
 import type { UserKind } from '../contracts/user-kind.js';
 import { FailureType, NON_RETRYABLE_TYPES, cancelled, invalidPipeline, stepFailed } from '../contracts/failures.js';
 import { cancelUpdate, progressQuery, stepProgressSignal } from '../contracts/messages.js';
-import { REGISTRY, type StepKind } from '../activities/steps/registry.js';
+import { REGISTRY, type StepKind } from '../steps/registry.js';
 import { validatePipeline, formatPath, type PipelinePlan, type PlannedStep } from './spec/validate.js';
 import type { PipelineSpecInput, RetrySpec } from '../contracts/spec.js';
 import { progressMarkdown, type PipelineProgress, type StepProgress } from '../contracts/progress.js';

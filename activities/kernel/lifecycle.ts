@@ -7,8 +7,8 @@ import type { StepResult } from '../../contracts/step-result.js';
 import { invariantViolated } from '../../contracts/failures.js';
 import { stepInputSchema, type ParsedStepInput } from '../../contracts/step-input.js';
 import type { StepDefinition } from '../../contracts/step-kind.js';
-import type { StepKind } from '../steps/registry.js';
-import { REGISTRY } from '../steps/registry.js';
+import type { StepKind } from '../../steps/registry.js';
+import { REGISTRY } from '../../steps/registry.js';
 import type { LakeStorage, Manifest } from '../lake/index.js';
 import type { StepControl } from './context.js';
 import { openStepLake, parseInput, resolveInput, stepControl, type LakeDeps, type ResolvedInput } from './input.js';
@@ -40,7 +40,7 @@ export interface StepImpl<K extends StepKind, D, S = undefined> {
 
 /**
  * The lifecycle's first half only: parse, resolve upstream outputs, plan, cache check. The cached StepResult, or
- * null on a miss. Lets a worker without the kind's resources (a GPU) answer a cache hit (activities/steps/probe.ts).
+ * null on a miss. Lets a worker without the kind's resources (a GPU) answer a cache hit (steps/probe.ts).
  */
 export async function probeStep<K extends StepKind, D extends LakeDeps, S>(impl: StepImpl<K, D, S>, deps: D, raw: unknown): Promise<StepResult | null> {
   const { lake, plan } = await prepare(impl, deps, raw);

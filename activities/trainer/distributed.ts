@@ -2,8 +2,8 @@
 // under PyTorch's elastic launcher.
 import { invalidPipeline } from '../../contracts/failures.js';
 import type { TrainerMode } from './launcher.js';
-import type { Resources } from '../steps/train/params.js';
-export { ResourcesSchema, type Resources } from '../steps/train/params.js';
+import type { Resources } from '../../steps/train/params.js';
+export { ResourcesSchema, type Resources } from '../../steps/train/params.js';
 
 /** How the trainer is spread: one process (the plain launch) or N local ranks, optionally one node of several. */
 export interface TorchrunOptions {

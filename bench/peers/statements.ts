@@ -3,8 +3,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { listValue, type DuckDBInstance } from '@duckdb/node-api';
-import { buildCleanSql, buildFeaturesSql, CleanParamsSchema } from '../../activities/steps/index.js';
-import type { FeaturesParams } from '../../activities/steps/features/params.js';
+import { buildCleanSql, buildFeaturesSql, CleanParamsSchema } from '../../steps/index.js';
+import type { FeaturesParams } from '../../steps/features/params.js';
 
 export interface Statement { sql: string; params?: Record<string, unknown> }
 

@@ -1,6 +1,6 @@
 // Turns an untrusted spec into a validated DAG plan, or into errors that each name the field at fault.
 // Pure code: runs in the CLI before anything starts, and again inside pipelineWorkflow.
-import { REGISTRY, type StepKind } from '../../activities/steps/registry.js';
+import { REGISTRY, type StepKind } from '../../steps/registry.js';
 import type { SpecError } from '../../contracts/spec-error.js';
 import type { InputRole, StepDefinition } from '../../contracts/step-kind.js';
 import { PipelineSpecSchema, type PipelineSpec, type StepSpec } from '../../contracts/spec.js';
