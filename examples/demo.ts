@@ -1,7 +1,8 @@
-// `npm start`: the whole lakeforge loop on this machine. Makes sure a Temporal dev server runs, starts an ETL and a
-// GPU worker in this process, generates the dirty news dataset into the local lake if it is missing, runs
-// examples/pipelines/news.yaml (clean → features → train → evaluate → promote) with live progress, then prints the
-// metrics, the report, the rows rejected and why, and the Web UI link. A second run shows the steps as cached.
+// `npm start`: the whole lakeforge loop on this machine, on real data. Makes sure a Temporal dev server runs, starts
+// an ETL and a GPU worker in this process, writes the real intents data (with delivery dirt) into the local lake if
+// it is missing, runs examples/pipelines/intents.yaml (clean → features → fine-tune the shipped pretrained encoder →
+// evaluate beside the baselines → promote) with live progress, then prints the decision first, the candidate against
+// the baselines, the report, the rows rejected and why, and the Web UI link. A second run shows the steps as cached.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -15,10 +16,10 @@ import { createGpuWorker } from '../workers/gpu.js';
 import { loadPipelineFile } from '../sdk/load-spec.js';
 import { getProgress, startPipeline } from '../sdk/pipelines.js';
 import { ProgressRenderer } from '../cli/render/progress.js';
-import { generateTextClassification } from './generate-lib.js';
+import { prepareIntentsLake } from './intents/prepare.js';
+import { describeOutcome } from './demo-summary.js';
 
-const SPEC = fileURLToPath(new URL('./pipelines/news.yaml', import.meta.url));
-const ROWS = Number(process.env.LAKEFORGE_DEMO_ROWS ?? 4_000);
+const SPEC = fileURLToPath(new URL('./pipelines/intents.yaml', import.meta.url));
 const cfg = loadConfig();
 const say = (m: string) => process.stdout.write(`${m}\n`);
 
@@ -26,9 +27,10 @@ const say = (m: string) => process.stdout.write(`${m}\n`);
 Runtime.install({ logger: new DefaultLogger('WARN') });
 await startServer();
 const lake = openLake(cfg.lake, { home: cfg.home });
-if ((await lake.list('raw/news')).length === 0) {
-  say(`generating ${ROWS} rows of dirty news data into ${lake.uri('raw/news')} …`);
-  await generateTextClassification({ lake, dataset: 'news', rows: ROWS, seed: 42 });
+if ((await lake.list('raw/intents')).length === 0) {
+  say(`writing the Home Assistant intents commands (real data, with delivery dirt) into ${lake.uri('raw/intents')} …`);
+  const p = await prepareIntentsLake({ lake, python: join(cfg.home, 'venv', 'bin', 'python') });
+  say(`  ${p.exported} real commands in ${p.labels.length} intents → ${p.written} raw rows`);
 }
 
 const etl = await createEtlWorker();
@@ -59,19 +61,15 @@ let exitCode = 0;
 try {
   const { out, url } = await etl.worker.runUntil(gpu.worker.runUntil(run));
   say('');
-  const evaluated = out.steps.evaluate;
-  say('Evaluation (test split):');
-  for (const [k, v] of Object.entries(evaluated.metrics ?? {})) say(`  ${k.padEnd(22)} ${Number.isInteger(v) ? v : v.toFixed(4)}`);
-  const promote = out.steps.promote.metrics ?? {};
-  const rule = Object.keys(promote).find((k) => k.startsWith('decided_by_'))?.slice('decided_by_'.length);
-  const why = rule === 'all' ? 'every rule passed' : rule ? `refused by the ${rule} rule` : 'already the champion';
-  say(`Promotion: ${promote.promoted ? 'promoted to champion' : 'not promoted'}, ${why} (${JSON.stringify(promote)})`);
-  const evalDir = evaluated.uri.startsWith('file://') ? fileURLToPath(evaluated.uri) : evaluated.uri;
+  const evalDir = out.steps.evaluate.uri.startsWith('file://') ? fileURLToPath(out.steps.evaluate.uri) : out.steps.evaluate.uri;
+  const metrics = JSON.parse((await lake.readText(`${lake.relative(out.steps.evaluate.uri)}/metrics.json`)) ?? '{}');
+  const gate = plan.steps.find((st) => st.kind === 'promote')!.params as { metric: string; mode: 'max' | 'min' };
+  for (const line of describeOutcome({ promote: out.steps.promote.metrics ?? {}, cached: out.steps.promote.cached, evaluation: metrics, metric: gate.metric, mode: gate.mode })) say(line);
   say(`Report: ${join(evalDir, 'report.html')}`);
 
   // Why rows were rejected: the clean step's conservation counts (rows_in = rows_clean + rows_rejected).
   const m = out.steps.clean.metrics ?? {};
-  say(`Clean: ${m.rows_in} rows in = ${m.rows_clean} clean + ${m.rows_rejected} rejected (${lake.uri('rejects/news/' + out.steps.clean.version)})`);
+  say(`\nClean: ${m.rows_in} rows in = ${m.rows_clean} clean + ${m.rows_rejected} rejected (${lake.uri('rejects/intents/' + out.steps.clean.version)})`);
   for (const [k, n] of Object.entries(m).filter(([k]) => k.startsWith('rejected.')).sort((a, b) => b[1] - a[1])) {
     say(`  ${String(n).padStart(6)}  ${k.slice('rejected.'.length)}`);
   }

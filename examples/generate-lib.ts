@@ -112,6 +112,62 @@ SELECT id, text, label, rating, updated_at, source FROM dirty ORDER BY i
 }
 
 /**
+ * Real rows made dirty the way raw deliveries are: `source` is a Parquet file of clean `id, text, label` rows (the
+ * intents export); every row is kept once, and by a per-row draw r in [0, 1000) 3% arrive twice (exact duplicates),
+ * 5% are re-delivered a day later (same id: the clean step keeps the latest), 2% lose their text, 1% their label, 2%
+ * carry a label outside the declared set, 7% arrive with whitespace mess, 1% with a label needing a trim, 0.7% as
+ * over-long texts and 0.8% as empty ones. Adds `updated_at`. The clean step's rejects by reason show each kind.
+ */
+function dirtyRealSql(seed: number, source: string, path: string): string {
+  const s = String(Math.trunc(seed));
+  return `
+COPY (
+WITH src AS (SELECT row_number() OVER (ORDER BY id) AS i, id, text, label FROM read_parquet(${quoteLiteral(source)})),
+d AS (SELECT *, lf_rnd(${s}, i, 'dirt', 1000) AS r FROM src),
+copies AS (
+  SELECT *, 0 AS copy FROM d
+  UNION ALL SELECT *, 1 FROM d WHERE r < 30
+  UNION ALL SELECT *, 2 FROM d WHERE r >= 30 AND r < 80
+)
+SELECT id,
+  CASE
+    WHEN r >= 80 AND r < 100 THEN NULL
+    WHEN r >= 130 AND r < 200 THEN '  ' || replace(text, ' ', '  ' || chr(9)) || ' ' || chr(10)
+    WHEN r >= 255 AND r < 262 THEN repeat(text || ' ', 40)
+    WHEN r >= 262 AND r < 270 THEN ''
+    ELSE text END AS text,
+  CASE
+    WHEN r >= 100 AND r < 110 THEN NULL
+    WHEN r >= 110 AND r < 130 THEN (['unknown', 'HassTurnOnn', 'spam', 'n/a'])[1 + lf_rnd(${s}, i, 'badlabel', 4)]
+    WHEN r >= 270 AND r < 280 THEN ' ' || label || '  '
+    ELSE label END AS label,
+  TIMESTAMP '2024-01-01' + to_seconds(lf_rnd(${s}, i, 'ts', 31536000)) + CASE WHEN copy = 2 THEN INTERVAL 1 DAY ELSE INTERVAL 0 DAY END AS updated_at
+FROM copies ORDER BY i, copy
+) TO ${quoteLiteral(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${RAW_ROW_GROUP_SIZE})`;
+}
+
+/** Writes `source` (clean real rows) into `raw/<dataset>/part-00000.parquet` of the lake with delivery dirt. */
+export async function dirtyRealTextRows(opts: { lake: LakeStorage; dataset: string; source: string; seed?: number }): Promise<{ files: string[]; rows: number }> {
+  const dataset = datasetName(opts.dataset);
+  const instance = await DuckDBInstance.create(':memory:');
+  const conn = await instance.connect();
+  const tmp = await mkdtemp(join(tmpdir(), 'lakeforge-gen-'));
+  try {
+    await conn.run(MACROS);
+    const local = join(tmp, 'part-00000.parquet');
+    await conn.run(dirtyRealSql(opts.seed ?? 42, opts.source, local));
+    const rows = Number((await conn.runAndReadAll(`SELECT count(*) FROM read_parquet(${quoteLiteral(local)})`)).getRows()[0][0]);
+    const rel = `raw/${dataset}/part-00000.parquet`;
+    await opts.lake.putFile(local, rel);
+    return { files: [rel], rows };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
+/**
  * NER rows: sentence_id, tokens (VARCHAR[]), tags (BIO, VARCHAR[]), updated_at. Each sentence is a run of chunks:
  * a person (2 tokens), an organisation (2 tokens), a location (1 token) or a plain word. Dirt: 3% exact duplicates,
  * 5% re-deliveries by id, 2% tokens/tags of different lengths, 2% unknown tags, 2% NULL tokens, 5% tokens with

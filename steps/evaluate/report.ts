@@ -1,5 +1,5 @@
 import type { HistoryPoint } from '../train/history.js';
-import { COMPARE_CSS, renderExtras } from './report-compare.js';
+import { COMPARE_CSS, renderExtras, verdictSection } from './report-compare.js';
 import type { ReportExtras } from './report-data.js';
 
 /**
@@ -137,6 +137,7 @@ ${COMPARE_CSS}
 </style></head><body>
 <h1>${esc(r.model)} <span class="meta">version ${esc(r.version)}</span></h1>
 <div class="meta">${esc(r.task)} · evaluated on the ${esc(r.split)} split (${fmt(m.rows)} rows) · ${esc(r.createdAt)}</div>
+${r.extras ? verdictSection(r.task, m, r.headline, r.extras) : ''}
 <h2>Headline</h2><table><tbody>${headline}</tbody></table>
 ${renderExtras(r.task, m, r.headline, r.extras)}
 ${perClassTable(m.classification_report as Record<string, unknown> | undefined, 'Per class')}
