@@ -32,6 +32,26 @@ CREATE OR REPLACE TEMP MACRO lf_rnd(seed, i, purpose, n) AS CAST(hash(seed, i, p
 CREATE OR REPLACE TEMP MACRO lf_pick(l, seed, i, purpose) AS l[1 + lf_rnd(seed, i, purpose, len(l))];
 `;
 
+// The delivery-dirt bands both text generators share, by a row's draw (a column in [0, 1000)): missing text, whitespace
+// mess, over-long and near-empty texts; missing, unknown and untrimmed labels. `extra` WHENs go first.
+function dirtyTextCase(r: string, o: { overLongRepeat: number; nearEmpty: string; extra?: string[] }): string {
+  return `CASE
+      ${(o.extra ?? []).map((w) => `${w}
+      `).join('')}WHEN ${r} >= 80 AND ${r} < 100 THEN NULL
+      WHEN ${r} >= 130 AND ${r} < 200 THEN '  ' || replace(text, ' ', '  ' || chr(9)) || ' ' || chr(10)
+      WHEN ${r} >= 255 AND ${r} < 262 THEN repeat(text || ' ', ${o.overLongRepeat})
+      WHEN ${r} >= 262 AND ${r} < 270 THEN ${quoteLiteral(o.nearEmpty)}
+      ELSE text END`;
+}
+
+function dirtyLabelCase(r: string, badLabel: string): string {
+  return `CASE
+      WHEN ${r} >= 100 AND ${r} < 110 THEN NULL
+      WHEN ${r} >= 110 AND ${r} < 130 THEN ${badLabel}
+      WHEN ${r} >= 270 AND ${r} < 280 THEN ' ' || label || '  '
+      ELSE label END`;
+}
+
 /**
  * Text classification rows: id, text, label, rating (VARCHAR, as a CSV-born column often is), updated_at, source.
  * Dirt, by a per-row draw r in [0, 1000): 3% exact duplicates of the previous row, 5% re-deliveries of the previous
@@ -86,19 +106,11 @@ content AS (
 dirty AS (
   SELECT i, id,
     -- mutations depend on the source row's draw, so an exact duplicate stays exact
-    CASE
-      WHEN r >= 30 AND r < 80 THEN text || ' (updated)'
-      WHEN sr >= 80 AND sr < 100 THEN NULL
-      WHEN sr >= 130 AND sr < 200 THEN '  ' || replace(text, ' ', '  ' || chr(9)) || ' ' || chr(10)
-      WHEN sr >= 200 AND sr < 230 THEN 'Cafe' || chr(769) || chr(160) || text || chr(8203) || chr(7) || ' naïve'
-      WHEN sr >= 255 AND sr < 262 THEN repeat(text || ' ', 20)
-      WHEN sr >= 262 AND sr < 270 THEN 'ok'
-      ELSE text END AS text,
-    CASE
-      WHEN sr >= 100 AND sr < 110 THEN NULL
-      WHEN sr >= 110 AND sr < 130 THEN (['unknown', 'Sports', 'spam', 'n/a'])[1 + lf_rnd(${s}, src, 'badlabel', 4)]
-      WHEN sr >= 270 AND sr < 280 THEN ' ' || label || '  '
-      ELSE label END AS label,
+    ${dirtyTextCase('sr', { overLongRepeat: 20, nearEmpty: 'ok', extra: [
+      "WHEN r >= 30 AND r < 80 THEN text || ' (updated)'",
+      "WHEN sr >= 200 AND sr < 230 THEN 'Cafe' || chr(769) || chr(160) || text || chr(8203) || chr(7) || ' naïve'",
+    ] })} AS text,
+    ${dirtyLabelCase('sr', `(['unknown', 'Sports', 'spam', 'n/a'])[1 + lf_rnd(${s}, src, 'badlabel', 4)]`)} AS label,
     CASE
       WHEN sr >= 230 AND sr < 245 THEN (['n/a', 'four', '', '3,5'])[1 + lf_rnd(${s}, src, 'badrating', 4)]
       WHEN sr >= 245 AND sr < 255 THEN (['999', '-50', '1e6'])[1 + lf_rnd(${s}, src, 'outrating', 3)]
@@ -130,17 +142,8 @@ copies AS (
   UNION ALL SELECT *, 2 FROM d WHERE r >= 30 AND r < 80
 )
 SELECT id,
-  CASE
-    WHEN r >= 80 AND r < 100 THEN NULL
-    WHEN r >= 130 AND r < 200 THEN '  ' || replace(text, ' ', '  ' || chr(9)) || ' ' || chr(10)
-    WHEN r >= 255 AND r < 262 THEN repeat(text || ' ', 40)
-    WHEN r >= 262 AND r < 270 THEN ''
-    ELSE text END AS text,
-  CASE
-    WHEN r >= 100 AND r < 110 THEN NULL
-    WHEN r >= 110 AND r < 130 THEN (['unknown', 'HassTurnOnn', 'spam', 'n/a'])[1 + lf_rnd(${s}, i, 'badlabel', 4)]
-    WHEN r >= 270 AND r < 280 THEN ' ' || label || '  '
-    ELSE label END AS label,
+  ${dirtyTextCase('r', { overLongRepeat: 40, nearEmpty: '' })} AS text,
+  ${dirtyLabelCase('r', `(['unknown', 'HassTurnOnn', 'spam', 'n/a'])[1 + lf_rnd(${s}, i, 'badlabel', 4)]`)} AS label,
   TIMESTAMP '2024-01-01' + to_seconds(lf_rnd(${s}, i, 'ts', 31536000)) + CASE WHEN copy = 2 THEN INTERVAL 1 DAY ELSE INTERVAL 0 DAY END AS updated_at
 FROM copies ORDER BY i, copy
 ) TO ${quoteLiteral(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${RAW_ROW_GROUP_SIZE})`;

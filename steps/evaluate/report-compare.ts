@@ -9,11 +9,13 @@ export const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) 
 
 interface System { name: string; kind: string; headline: Record<string, unknown>; report?: Record<string, { 'f1-score'?: number }>; note?: string }
 
-const BASELINE_TITLE: Record<string, string> = {
-  tfidf_logreg: 'baseline: TF-IDF + logistic regression',
-  most_frequent_tag: 'baseline: most frequent tag per token',
-  majority: 'baseline: majority class',
+const BASELINE_NAMES: Record<string, string> = {
+  tfidf_logreg: 'TF-IDF + logistic regression',
+  most_frequent_tag: 'most frequent tag per token',
+  majority: 'majority class',
 };
+/** A baseline's name for people, from the key the trainer records it under. */
+export const baselineName = (key: string) => BASELINE_NAMES[key] ?? key;
 
 function systems(task: string, body: Record<string, unknown>, headline: Record<string, number>, x: ReportExtras): System[] {
   const rep = (b: Record<string, unknown> | null | undefined) =>
@@ -21,7 +23,7 @@ function systems(task: string, body: Record<string, unknown>, headline: Record<s
   const out: System[] = [{ name: 'candidate (this model)', kind: 'model', headline, report: rep(body) }];
   const bl = (body.baselines ?? {}) as Record<string, { headline: Record<string, unknown>; cpu_seconds?: number; label?: string }>;
   for (const [k, b] of Object.entries(bl)) {
-    out.push({ name: BASELINE_TITLE[k] ?? `baseline: ${k}`, kind: 'baseline', headline: b.headline, report: rep(b as Record<string, unknown>), note: `${num(b.cpu_seconds)} s CPU${b.label ? `, always “${esc(b.label)}”` : ''}` });
+    out.push({ name: `baseline: ${baselineName(k)}`, kind: 'baseline', headline: b.headline, report: rep(b as Record<string, unknown>), note: `${num(b.cpu_seconds)} s CPU${b.label ? `, always “${esc(b.label)}”` : ''}` });
   }
   if (x.champion) {
     const cb = x.champion.body;
