@@ -5,9 +5,8 @@
 // id, which resumes from the lake checkpoint to the exact step count.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
@@ -23,36 +22,12 @@ import { listLakeCheckpoints, checkpointsPrefix } from '../steps/train/checkpoin
 import { awaitRendezvous, freePort, publishRendezvous, rendezvousPath } from '../activities/trainer/rendezvous.js';
 import { trainNodes, type DistributedTrainInput } from '../workflows/distributed-train.js';
 import { validatePipeline } from '../workflows/spec/validate.js';
+import { joinGang } from '../workers/gang-member.js';
 import type { TrainerEvent } from '../contracts/trainer-protocol.js';
 import type { StepResult } from '../contracts/step-result.js';
 import { getProgress, startPipeline } from '../sdk/pipelines.js';
 import { createPipelineTestEnv, smallNewsSpec } from './fixtures/pipeline-env.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/** A second GPU worker as its own process (one CPU slot), polling `queue`; resolves once it polls. */
-async function spawnNodeWorker(address: string, queue: string, home: string, eventsFile: string, stepSleep: string): Promise<ChildProcess> {
-  const child = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'test', 'fixtures', 'gpu-node-worker.ts')], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, MN_TEMPORAL_ADDRESS: address, MN_TASK_QUEUE: queue, MN_HOME: home, MN_EVENTS: eventsFile, MN_STEP_SLEEP: stepSleep },
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('ready')) resolve(); });
-    child.once('exit', (code) => reject(new Error(`the second GPU worker exited ${code}`)));
-  });
-  return child;
-}
-
-async function stopNodeWorker(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
-function readEvents<T>(file: string): T[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T) : [];
-}
+import { readEvents, spawnNodeWorker, stopNodeWorker } from './fixtures/node-workers.js';
 
 /** {pid: argv} of every lakeforge_trainer.launch process of a rendezvous id starting with `prefix`. */
 function launchers(prefix: string): Map<number, string[]> {
@@ -126,6 +101,7 @@ describe('a 2-node train step on two GPU workers with one CPU slot each', () => 
   const gpuQueue = uniqueTaskQueue('gpu-mn');
   const STEP_SLEEP = '0.15';
   let other: ChildProcess | undefined;
+  let member: Awaited<ReturnType<typeof joinGang>> | undefined;
   let eventsFile = '';
   const TOTAL = 36; // 3 epochs × 12 steps of 16 rows (8 per rank)
 
@@ -135,27 +111,29 @@ describe('a 2-node train step on two GPU workers with one CPU slot each', () => 
     tl = await makeLocalLake();
     home2 = await mkdtemp(join(tmpdir(), 'lakeforge-home2-'));
     features = await publishFeatures(tl.lake);
-    const w = await Worker.create({
-      connection: server.nativeConnection,
-      taskQueue: gpuQueue,
-      ...workflowBundle(),
-      activities: createGpuActivities({
-        home: tl.home, python: TRAINER_PYTHON, slots: new SlotAllocator(parseGpuSpec('cpu:1')!),
+    const slots = new SlotAllocator(parseGpuSpec('cpu:1')!);
+    const activities = createGpuActivities({
+        home: tl.home, python: TRAINER_PYTHON, slots,
         trainerEnv: { OMP_NUM_THREADS: '1', LAKEFORGE_TRAINER_STEP_SLEEP: STEP_SLEEP, LAKEFORGE_TRAINER_VALIDATE_EVENTS: '1' },
         heartbeatEveryMs: 1_000,
         onTrainerEvent: (e, at) => seen.push({ e, attempt: at.attempt, runId: at.runId }),
-      }),
-      // One node per worker: the second node cannot start on a worker whose slot the first holds.
-      maxConcurrentActivityTaskExecutions: 1,
-      maxHeartbeatThrottleInterval: '1s',
+    });
+    const w = await Worker.create({
+      connection: server.nativeConnection, taskQueue: gpuQueue, ...workflowBundle(), activities,
+      maxConcurrentActivityTaskExecutions: 1, maxHeartbeatThrottleInterval: '1s',
     });
     workers.push(w);
     running.push(w.run());
+    // The slot broker places each node on a worker of its own (one slot each).
+    member = await joinGang({ connection: server.nativeConnection, gpuQueue, slots, activities: { trainNode: activities.trainNode }, maxHeartbeatThrottleInterval: '1s' });
+    workers.push(member.worker);
+    running.push(member.run());
     // The other "machine": a GPU worker process of its own, with its own LAKEFORGE_HOME.
     eventsFile = join(home2, 'events.jsonl');
-    other = await spawnNodeWorker(server.address, gpuQueue, home2, eventsFile, STEP_SLEEP);
+    other = (await spawnNodeWorker(server.address, gpuQueue, home2, eventsFile, STEP_SLEEP)).child;
   });
   afterAll(async () => {
+    await member?.leave();
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
     await stopNodeWorker(other);
     await Promise.all(running);
@@ -243,9 +221,10 @@ describe('a 2-node train step on two GPU workers with one CPU slot each', () => 
     expect(err).toBeInstanceOf(WorkflowFailedError);
     let cause = (err as WorkflowFailedError).cause;
     while (cause && !(cause instanceof ApplicationFailure && cause.type === 'InvalidPipeline')) cause = (cause as ActivityFailure).cause;
-    expect((cause as ApplicationFailure).message).toContain('with.resources.gpusPerNode is 2, but this worker offers 1');
+    expect((cause as ApplicationFailure).message).toContain('with.resources.gpusPerNode is 2, but the largest GPU worker in the pool offers 1 slot(s)');
+    // The broker refused the group before any node started: nothing was scheduled, nothing held.
     const history = await handle.fetchHistory();
-    expect(history.events!.filter((e) => e.activityTaskScheduledEventAttributes).length).toBe(2);
+    expect(history.events!.filter((e) => e.activityTaskScheduledEventAttributes).length).toBe(0);
   });
 });
 
@@ -259,7 +238,7 @@ describe('a pipeline whose train step spans two nodes', () => {
     let other: ChildProcess | undefined;
     try {
       process.env.LAKEFORGE_RDZV_HOST = '127.0.0.1';
-      other = await spawnNodeWorker(env.server.address, env.queues.gpu, home2, eventsFile, '0');
+      other = (await spawnNodeWorker(env.server.address, env.queues.gpu, home2, eventsFile, '0')).child;
       await env.run(async () => {
         const spec = smallNewsSpec((sp) => { sp.steps.find((s: { uses: string }) => s.uses === 'train').with.resources = { gpus: 2, gpusPerNode: 1 }; });
         const handle = await startPipeline(env.server.client, spec, { lake: env.lake, queues: env.queues, runKey: 'two-nodes' });

@@ -15,6 +15,7 @@ import { workflowCode } from './workflows-path.js';
 import { isMain } from './is-main.js';
 import { installMetricsRuntime, metricsActivityInterceptor, startSlotGauges } from './metrics.js';
 import { keepAliveIntervalMs, keepTaskQueueLoaded } from './queue-keepalive.js';
+import { joinGang } from './gang-member.js';
 
 export interface GpuWorkerOptions {
   taskQueue?: string;
@@ -35,12 +36,13 @@ export async function createGpuWorker(opts: GpuWorkerOptions = {}) {
   const metricsPort = installMetricsRuntime(env);
   if (metricsPort) startSlotGauges(slots);
   const connection = await connectWorker(env);
-  const worker = await Worker.create({
+  const activities = gpuActivities({ slots, graceMs, shutdownSignal: shutdown.signal });
+  const shared = await Worker.create({
     connection,
     namespace: cfg.temporalNamespace,
     taskQueue,
     ...(await workflowCode()),
-    activities: { ...gpuActivities({ slots, graceMs, shutdownSignal: shutdown.signal }), ...(await opts.extraActivities?.({ slots, shutdownSignal: shutdown.signal, graceMs })) },
+    activities: { ...activities, ...(await opts.extraActivities?.({ slots, shutdownSignal: shutdown.signal, graceMs })) },
     maxConcurrentActivityTaskExecutions: slots.slots.length,
     ...(metricsPort ? { interceptors: { activity: [metricsActivityInterceptor] } } : {}),
     // Keep the server's view of progress (and of the newest checkpoint) fresh even with a long heartbeat timeout.
@@ -48,6 +50,12 @@ export async function createGpuWorker(opts: GpuWorkerOptions = {}) {
     // A preempted trainer's checkpoint, its upload, and the activity's failure report must all fit.
     shutdownGraceTime: graceMs + 60_000,
   });
+  // Gang placement: this worker's own queue, where the broker reserves slots and admitted groups' nodes run.
+  const member = await joinGang({
+    connection, namespace: cfg.temporalNamespace, gpuQueue: taskQueue, slots, activities: { trainNode: activities.trainNode },
+    log: (m) => process.stderr.write(`${m}\n`),
+  });
+  const worker = bothWorkers(shared, member);
   // While every slot trains, nothing polls the queue: keep it loaded so its backlog stays in priority order.
   const stopKeepAlive = keepTaskQueueLoaded(connection, {
     namespace: cfg.temporalNamespace, taskQueue, intervalMs: keepAliveIntervalMs(env), log: (m) => process.stderr.write(`${m}\n`),
@@ -55,17 +63,47 @@ export async function createGpuWorker(opts: GpuWorkerOptions = {}) {
   return {
     worker,
     taskQueue,
+    memberQueue: member.queue,
     slots: slots.slots,
     /** Stops the trainers (checkpoint + exit) and the worker. */
     preempt() {
       if (shutdown.signal.aborted) return;
       shutdown.abort();
       void preemptAllTrainers(graceMs);
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      worker.shutdown();
     },
     close: async () => {
       stopKeepAlive();
       await connection.close();
+    },
+  };
+}
+
+/**
+ * The shared-queue worker and the member's worker as one: run, runUntil and shutdown act on both, and the member
+ * leaves the broker on shutdown (its lease would lapse anyway, later).
+ */
+function bothWorkers(shared: Worker, member: Awaited<ReturnType<typeof joinGang>>) {
+  const shutdown = () => {
+    void member.leave();
+    for (const w of [shared, member.worker]) if (w.getState() === 'RUNNING') w.shutdown();
+  };
+  const run = async () => {
+    const runs = [shared.run(), member.run()].map((p) => p.catch((err: unknown) => { shutdown(); throw err; }));
+    await Promise.all(runs);
+  };
+  return {
+    run,
+    shutdown,
+    getState: () => shared.getState(),
+    async runUntil<R>(until: Promise<R> | (() => Promise<R>)): Promise<R> {
+      const running = run();
+      try {
+        return await Promise.race([typeof until === 'function' ? until() : until, running.then(() => { throw new Error('the GPU worker stopped before its work was done'); })]);
+      } finally {
+        shutdown();
+        await running.catch(() => {});
+      }
     },
   };
 }

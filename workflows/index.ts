@@ -2,3 +2,4 @@
 export { pipelineWorkflow } from './pipeline.js';
 export { partitionedCleanWorkflow, partitionedFeaturesWorkflow, partitionTasksWorkflow } from './partitioned-step.js';
 export { distributedTrainWorkflow } from './distributed-train.js';
+export { gangBrokerWorkflow } from './gang-broker.js';

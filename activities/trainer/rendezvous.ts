@@ -17,6 +17,8 @@ export const TrainNodeSchema = z.strictObject({
   rdzvId: z.string().regex(/^[\w.-]+$/, 'rdzvId: letters, digits, _ . - only'),
   /** The group's attempt (1 = start afresh, more = resume from the newest lake checkpoint). */
   attempt: z.number().int().min(1),
+  /** Gang placement: the slots the broker reserved for this node on this worker (SlotAllocator.claim). */
+  reservation: z.string().min(1).optional(),
 });
 export type TrainNode = z.infer<typeof TrainNodeSchema>;
 

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 
 /** One accelerator slot a GPU worker offers: a GPU index, or the CPU when none is visible. */
 export interface Slot {
@@ -84,6 +85,9 @@ export interface SlotHold {
 export class SlotAllocator {
   private readonly free: Slot[];
   private readonly waiters: { n: number; resolve: (s: Slot[]) => void; reject: (e: unknown) => void }[] = [];
+  /** Slots set aside for a node of an admitted gang (workflows/gang-broker.ts), until its activity claims them. */
+  private readonly reservations = new Map<string, { slots: Slot[]; timer: NodeJS.Timeout }>();
+  private readonly listeners = new Set<() => void>();
 
   constructor(readonly slots: readonly Slot[]) {
     if (slots.length === 0) throw new Error('a slot allocator needs at least one slot');
@@ -92,6 +96,54 @@ export class SlotAllocator {
 
   get available(): number {
     return this.free.length;
+  }
+
+  /** Called after every change of the free count (the gang member reports it to the broker). */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * N free slots set aside at once for a gang node, or null when they are not free now: never waits, so a gang that
+   * cannot be placed holds nothing. Waiters come first (a reservation never jumps a queued step). Unclaimed after
+   * `ttlMs` (the group died between its grant and its node's start), the slots go back.
+   */
+  tryReserve(n: number, ttlMs: number): { token: string; slots: Slot[] } | null {
+    if (!Number.isInteger(n) || n < 1 || n > this.slots.length) return null;
+    if (this.waiters.length > 0 || this.free.length < n) return null;
+    const slots = this.take(n);
+    const token = randomUUID();
+    const timer = setTimeout(() => this.cancelReservation(token), ttlMs);
+    timer.unref();
+    this.reservations.set(token, { slots, timer });
+    this.changed();
+    return { token, slots };
+  }
+
+  /** The reserved slots as a hold, released like any other; undefined when the token lapsed or is not this worker's. */
+  claim(token: string): SlotHold | undefined {
+    const r = this.reservations.get(token);
+    if (!r) return undefined;
+    clearTimeout(r.timer);
+    this.reservations.delete(token);
+    return this.hold(r.slots);
+  }
+
+  /** Gives an unclaimed reservation back; false when there is none under that token. */
+  cancelReservation(token: string): boolean {
+    const r = this.reservations.get(token);
+    if (!r) return false;
+    clearTimeout(r.timer);
+    this.reservations.delete(token);
+    this.free.push(...r.slots);
+    this.serve();
+    this.changed();
+    return true;
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l();
   }
 
   async acquire(signal?: AbortSignal): Promise<Slot & { release: () => void }> {
@@ -122,6 +174,11 @@ export class SlotAllocator {
               { once: true },
             );
           });
+    this.changed();
+    return this.hold(held);
+  }
+
+  private hold(held: Slot[]): SlotHold {
     let released = false;
     return {
       slots: held,
@@ -130,6 +187,7 @@ export class SlotAllocator {
         released = true;
         this.free.push(...held);
         this.serve();
+        this.changed();
       },
     };
   }

@@ -149,7 +149,8 @@ async function computeTrain({ input, params, deps: d, lake, control, upstream, v
     });
 
     // All N slots at once, or none (SlotAllocator): a multi-GPU step never sits on part of them.
-    const hold = await d.slots.acquireMany(nSlots, currentContext()?.cancellationSignal);
+    // A gang node's slots were reserved when its group was admitted (workflows/gang-broker.ts).
+    const hold = d.held ?? await d.slots.acquireMany(nSlots, currentContext()?.cancellationSignal);
     const slot = { ...combineSlots(hold.slots), release: hold.release };
     let outcome;
     try {

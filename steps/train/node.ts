@@ -6,7 +6,8 @@ import type { StepInput } from '../../contracts/step-input.js';
 import type { StepResult } from '../../contracts/step-result.js';
 import type { LakeStorage } from '../../activities/lake/types.js';
 import { openStepLake } from '../../activities/kernel/input.js';
-import { invalidPipeline } from '../../contracts/failures.js';
+import { invalidPipeline, preempted } from '../../contracts/failures.js';
+import type { SlotHold } from '../../activities/trainer/slots.js';
 import { currentContext } from '../../activities/kernel/context.js';
 import { runStep, type StepImpl } from '../../activities/kernel/lifecycle.js';
 import type { ResolvedDeps } from '../../activities/trainer/deps.js';
@@ -15,7 +16,11 @@ import {
 } from '../../activities/trainer/rendezvous.js';
 export { TrainNodeSchema, type TrainNode } from '../../activities/trainer/rendezvous.js';
 
-export type TrainNodeDeps = ResolvedDeps & { node?: TrainNode };
+export type TrainNodeDeps = ResolvedDeps & {
+  node?: TrainNode;
+  /** Gang placement: the slots this node's reservation set aside, claimed as the activity starts. */
+  held?: SlotHold;
+};
 
 /** A node whose ranks finished without global rank 0 among them: nothing of its own to publish. */
 export class SilentNode extends Error {
@@ -54,12 +59,20 @@ export function trainNodeActivity<S>(d: ResolvedDeps, impl: StepImpl<'train', Tr
     const parsed = TrainNodeSchema.safeParse(node);
     if (!parsed.success) throw invalidPipeline(`trainNode: bad node: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     if (parsed.data.rank >= parsed.data.nnodes) throw invalidPipeline(`trainNode: node.rank ${parsed.data.rank} is not below node.nnodes ${parsed.data.nnodes}`);
+    // Claimed at once, so the reservation's time limit covers only the hop from grant to start, not staging.
+    const token = parsed.data.reservation;
+    const held = token ? d.slots.claim(token) : undefined;
+    if (token && !held) {
+      throw preempted(`trainNode: the slots reserved for node ${parsed.data.rank} of group ${parsed.data.rdzvId} on this worker lapsed ` +
+        'before it started (the worker restarted, or the grant waited past its reservation time); the group is admitted again');
+    }
     try {
-      return await runStep(impl, { ...d, node: parsed.data }, input);
+      return await runStep(impl, { ...d, node: parsed.data, ...(held ? { held } : {}) }, input);
     } catch (err) {
       if (err instanceof SilentNode) return { silentNode: err.rank };
       throw err;
     } finally {
+      held?.release();
       // The group has ended (every node read the address before it could start): node 0's object can go.
       if (parsed.data.rank === 0) await clearRendezvous(openStepLake(d, input.lake), input.runId, input.step, parsed.data.rdzvId);
     }
