@@ -17,6 +17,7 @@ import { readEvents, spawnNodeWorker, stopNodeWorker } from './fixtures/node-wor
 import { createGpuActivities, SlotAllocator, parseGpuSpec } from '../steps/index.js';
 import { listLakeCheckpoints, checkpointsPrefix } from '../steps/train/checkpoints.js';
 import { joinGang } from '../workers/gang-member.js';
+import { sharedQueuePermits } from '../workers/activity-permits.js';
 import { liveMembers, nextRequest, place, refusal } from '../workflows/gang-placement.js';
 import { gangBrokerId, gangStateQuery, type GangBrokerState, type GangMember, type GangRequest } from '../contracts/gang.js';
 import type { DistributedTrainInput } from '../workflows/distributed-train.js';
@@ -62,6 +63,36 @@ describe('slot reservations on a worker', () => {
     expect(a.claim(lapsing.token)).toBeUndefined();
     expect(a.available).toBe(2);
     expect(changes).toContain(2);
+  });
+});
+
+describe('the shared GPU queue\'s task permits', () => {
+  it('leave out the slots gang nodes hold or reserved, so the shared worker polls only for work a slot can run', async () => {
+    const a = new SlotAllocator(parseGpuSpec('cpu:2')!);
+    const permits = sharedQueuePermits(a);
+    const ctx = {} as never;
+    const never = new AbortController().signal;
+    await permits.reserveSlot(ctx, never);
+    const r = a.tryReserve(1, 10_000)!;
+    // One slot is the gang's, one permit is out: the next poll waits.
+    expect(permits.tryReserveSlot(ctx)).toBeNull();
+    let got = false;
+    const next = permits.reserveSlot(ctx, never).then(() => { got = true; });
+    await new Promise((res) => setTimeout(res, 20));
+    expect(got).toBe(false);
+    // The gang node runs and ends: its slot is the shared queue's again.
+    a.claim(r.token)!.release();
+    await next;
+    expect(permits.issued).toBe(2);
+    permits.releaseSlot({} as never);
+    expect(permits.issued).toBe(1);
+    // An aborted wait gives nothing out.
+    a.tryReserve(1, 10_000);
+    const ac = new AbortController();
+    const aborted = permits.reserveSlot(ctx, ac.signal).catch((e: Error) => e.name);
+    ac.abort();
+    expect(await aborted).toBe('AbortError');
+    expect(permits.issued).toBe(1);
   });
 });
 

@@ -16,6 +16,7 @@ import { isMain } from './is-main.js';
 import { installMetricsRuntime, metricsActivityInterceptor, startSlotGauges } from './metrics.js';
 import { keepAliveIntervalMs, keepTaskQueueLoaded } from './queue-keepalive.js';
 import { joinGang } from './gang-member.js';
+import { sharedQueuePermits } from './activity-permits.js';
 
 export interface GpuWorkerOptions {
   taskQueue?: string;
@@ -43,7 +44,13 @@ export async function createGpuWorker(opts: GpuWorkerOptions = {}) {
     taskQueue,
     ...(await workflowCode()),
     activities: { ...activities, ...(await opts.extraActivities?.({ slots, shutdownSignal: shutdown.signal, graceMs })) },
-    maxConcurrentActivityTaskExecutions: slots.slots.length,
+    // One activity permit per slot not taken by a gang node (workers/activity-permits.ts); the other kinds as by default.
+    tuner: {
+      activityTaskSlotSupplier: sharedQueuePermits(slots),
+      workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: 40 },
+      localActivityTaskSlotSupplier: { type: 'fixed-size', numSlots: 100 },
+      nexusTaskSlotSupplier: { type: 'fixed-size', numSlots: 100 },
+    },
     ...(metricsPort ? { interceptors: { activity: [metricsActivityInterceptor] } } : {}),
     // Keep the server's view of progress (and of the newest checkpoint) fresh even with a long heartbeat timeout.
     maxHeartbeatThrottleInterval: '5s',

@@ -94,8 +94,15 @@ export class SlotAllocator {
     this.free = [...slots];
   }
 
+  /** Slots a gang node holds or has reserved (the shared queue's task permits leave them out: workers/gpu.ts). */
+  private gang = 0;
+
   get available(): number {
     return this.free.length;
+  }
+
+  get gangSlots(): number {
+    return this.gang;
   }
 
   /** Called after every change of the free count (the gang member reports it to the broker). */
@@ -117,6 +124,7 @@ export class SlotAllocator {
     const timer = setTimeout(() => this.cancelReservation(token), ttlMs);
     timer.unref();
     this.reservations.set(token, { slots, timer });
+    this.gang += n;
     this.changed();
     return { token, slots };
   }
@@ -127,7 +135,7 @@ export class SlotAllocator {
     if (!r) return undefined;
     clearTimeout(r.timer);
     this.reservations.delete(token);
-    return this.hold(r.slots);
+    return this.hold(r.slots, true);
   }
 
   /** Gives an unclaimed reservation back; false when there is none under that token. */
@@ -136,6 +144,7 @@ export class SlotAllocator {
     if (!r) return false;
     clearTimeout(r.timer);
     this.reservations.delete(token);
+    this.gang -= r.slots.length;
     this.free.push(...r.slots);
     this.serve();
     this.changed();
@@ -178,13 +187,14 @@ export class SlotAllocator {
     return this.hold(held);
   }
 
-  private hold(held: Slot[]): SlotHold {
+  private hold(held: Slot[], gang = false): SlotHold {
     let released = false;
     return {
       slots: held,
       release: () => {
         if (released) return;
         released = true;
+        if (gang) this.gang -= held.length;
         this.free.push(...held);
         this.serve();
         this.changed();
