@@ -22,6 +22,8 @@ export const FailureType = {
   ResourceExhausted: 'ResourceExhausted',
   /** A project's own step threw (retried: it may call a service; it throws a non-retryable failure when it knows better). */
   UserStepFailed: 'UserStepFailed',
+  /** A predict step's input drifted past its `maxDrift` from the model's evaluation data: retrying scores the same rows. */
+  DriftExceeded: 'DriftExceeded',
   /** The pipeline ends with this when one of its steps failed for good; the step's failure is the cause. */
   StepFailed: 'StepFailed',
   /** The pipeline ends with this when it was cancelled by request. */
@@ -41,6 +43,7 @@ export const NON_RETRYABLE_TYPES: FailureType[] = [
   FailureType.InvariantViolated,
   // Every attempt runs under the same limit, so only raising the named setting helps.
   FailureType.ResourceExhausted,
+  FailureType.DriftExceeded,
   FailureType.StepFailed,
   FailureType.Cancelled,
 ];
@@ -71,3 +74,4 @@ export const preempted = (message: string, details?: Details) => failure(Failure
 export const resourceExhausted = (message: string, details: { setting: string } & Details) => failure(FailureType.ResourceExhausted, message, details);
 export const stepFailed = (message: string, cause?: unknown) => failure(FailureType.StepFailed, message, undefined, cause);
 export const cancelled = (message: string) => failure(FailureType.Cancelled, message);
+export const driftExceeded = (message: string, details?: Details) => failure(FailureType.DriftExceeded, message, details);

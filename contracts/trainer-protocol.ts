@@ -164,6 +164,17 @@ export const RunConfigSchema = z.strictObject({
   deterministic: z.boolean().default(false),
   /** Minimum seconds between `progress` events (one is also sent at the first and last step). */
   progress_every_seconds: z.number().positive().default(2),
+  /** `predict` only: score every row of the staged input with a trained model (steps/predict). */
+  predict: z.strictObject({
+    /** Directory of the input's Parquet part files (searched recursively, in sorted path order). */
+    input_dir: z.string().min(1),
+    /** Columns copied from the input to each prediction row (the input's keys). */
+    key_columns: z.array(z.string().min(1)).min(1),
+    /** How many of the most likely labels, with their probabilities, each row keeps. */
+    top_k: posInt().default(3),
+    /** Rows per output part file; a written part is never scored again (the unit of resume). */
+    part_rows: posInt().default(10_000),
+  }).nullable().default(null),
 });
 /** run.json as the trainer sees it, defaults applied. */
 export type RunConfig = z.infer<typeof RunConfigSchema>;
@@ -189,7 +200,7 @@ export const StartedEventSchema = z.object({
   device: z.string(),
   world_size: posInt(),
   resumed_from_step: int().min(0).nullable(),
-  mode: z.enum(['train', 'evaluate']).optional(),
+  mode: z.enum(['train', 'evaluate', 'predict']).optional(),
   total_steps: int().min(0).optional(),
   checkpoint: z.string().nullable().optional(),
   pid: int().optional(),

@@ -14,6 +14,7 @@ import { REGISTRY, STEP_KINDS, type StepKind } from './registry.js';
 import { cleanStep } from './clean/activity.js';
 import { evaluateStep } from './evaluate/activity.js';
 import { featuresStep } from './features/activity.js';
+import { predictStep } from './predict/activity.js';
 import { promoteStep } from './promote/activity.js';
 import { sqlStep } from './sql/activity.js';
 import { trainStep } from './train/activity.js';
@@ -27,6 +28,7 @@ export const STEP_IMPLS = {
   train: trainStep,
   evaluate: evaluateStep,
   promote: promoteStep,
+  predict: predictStep,
 } satisfies { [K in StepKind]: { kind: K } };
 
 /** The activity of kind K as the workflow calls it. */

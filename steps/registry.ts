@@ -4,6 +4,7 @@
 import { cleanKind } from './clean/definition.js';
 import { evaluateKind } from './evaluate/definition.js';
 import { featuresKind } from './features/definition.js';
+import { predictKind } from './predict/definition.js';
 import { promoteKind } from './promote/definition.js';
 import { sqlKind } from './sql/definition.js';
 import { trainKind } from './train/definition.js';
@@ -14,6 +15,7 @@ export const REGISTRY = {
   train: trainKind,
   evaluate: evaluateKind,
   promote: promoteKind,
+  predict: predictKind,
   sql: sqlKind,
 } as const;
 

@@ -30,7 +30,7 @@ export interface GpuActivityDeps {
 }
 
 export interface TrainerEventContext {
-  mode: 'train' | 'evaluate';
+  mode: 'train' | 'evaluate' | 'predict';
   model: string;
   attempt: number;
   pid: number;

@@ -5,7 +5,7 @@ import type { DoneEvent, ErrorEvent, TrainerEvent } from '../../contracts/traine
 import { TrainerEventSchema } from '../../contracts/trainer-protocol.js';
 import { trainerArgv, type TorchrunOptions } from './distributed.js';
 
-export type TrainerMode = 'train' | 'evaluate';
+export type TrainerMode = 'train' | 'evaluate' | 'predict';
 
 export interface LaunchOptions {
   /** The venv's python. */

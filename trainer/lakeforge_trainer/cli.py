@@ -1,4 +1,4 @@
-"""`python -m lakeforge_trainer train|evaluate --config run.json` (docs/design.md#the-trainer-protocol)."""
+"""`python -m lakeforge_trainer train|evaluate|predict --config run.json` (docs/design.md#the-trainer-protocol)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None, stream: IO[str] | None = None, lifecycle
          validator: Callable[[dict], None] | None = None) -> int:
     """Runs one command and returns its exit code. In-process callers (tests) pass their own stream."""
     parser = argparse.ArgumentParser(prog="python -m lakeforge_trainer")
-    parser.add_argument("command", choices=["train", "evaluate"])
+    parser.add_argument("command", choices=["train", "evaluate", "predict"])
     parser.add_argument("--config", required=True, help="path of run.json")
     args = parser.parse_args(argv)
     life = lifecycle or Lifecycle()
@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None, stream: IO[str] | None = None, lifecycle
             from .train import run_train
 
             run_train(cfg, emitter, life, inputs)
+        elif args.command == "predict":
+            # run_predict reads and checks its input with pyarrow before it loads the model.
+            from .batch_score import run_predict
+
+            run_predict(cfg, emitter, life)
         else:
             split_files(cfg["data"]["test"], "test")
             from .evaluate import run_evaluate
