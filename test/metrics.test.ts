@@ -79,4 +79,28 @@ describe('worker metrics on LAKEFORGE_METRICS_PORT', () => {
     const missing = [...dashboardMetrics()].filter((n) => n.startsWith('lakeforge_') && n !== LAKEFORGE_METRICS.trainerRestarts && !after.has(n));
     expect(missing, 'dashboard series absent from a real scrape').toEqual([]);
   });
+
+  it('a predict run\'s rows, drift and confidence match its predictions manifest', async () => {
+    const train = smallNewsSpec();
+    const spec = {
+      name: 'news-scoring', model: train.model, dataset: train.dataset,
+      steps: [train.steps[0], { name: 'predict', uses: 'predict', needs: ['clean'], with: { model: train.model } }],
+    };
+    const out = await env.run(async () => (await startPipeline(env.server.client, spec, { lake: env.lake, queues: env.queues, runKey: 'metrics-predict' })).result());
+    const lake = openLake(env.lake);
+    const manifest = (await readManifest(lake, lake.relative(out.steps.predict.uri)))! as unknown as { rows: number; drift: { labelPsi: number; confidencePsi: number; lengthPsi: number; meanConfidence: number } };
+    const m = parse(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    const one = (name: string, labels: Record<string, string>) => {
+      const rows = (m.get(name) ?? []).filter((r) => Object.entries(labels).every(([k, v]) => r.labels[k] === v));
+      expect(rows, `${name}${JSON.stringify(labels)} in /metrics`).toHaveLength(1);
+      return rows[0].value;
+    };
+    const labels = { model: 'news-bert', dataset: 'news' };
+    expect(one(LAKEFORGE_METRICS.predictionRows, labels)).toBe(manifest.rows);
+    expect(manifest.rows).toBe(out.steps.clean.rows);
+    expect(one(LAKEFORGE_METRICS.predictionDrift, { ...labels, signal: 'label' })).toBeCloseTo(manifest.drift.labelPsi, 9);
+    expect(one(LAKEFORGE_METRICS.predictionDrift, { ...labels, signal: 'confidence' })).toBeCloseTo(manifest.drift.confidencePsi, 9);
+    expect(one(LAKEFORGE_METRICS.predictionDrift, { ...labels, signal: 'length' })).toBeCloseTo(manifest.drift.lengthPsi, 9);
+    expect(one(LAKEFORGE_METRICS.predictionMeanConfidence, labels)).toBeCloseTo(manifest.drift.meanConfidence, 9);
+  });
 });

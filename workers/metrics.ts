@@ -31,6 +31,10 @@ export const LAKEFORGE_METRICS = {
   gpuSlotsTotal: 'lakeforge_gpu_slots_total',
   gpuSlotsBusy: 'lakeforge_gpu_slots_busy',
   trainerRestarts: 'lakeforge_trainer_restarts',
+  predictionRows: 'lakeforge_prediction_rows',
+  predictionDrift: 'lakeforge_prediction_drift_psi',
+  predictionMeanConfidence: 'lakeforge_prediction_mean_confidence',
+  predictionDriftFailures: 'lakeforge_prediction_drift_failures',
 } as const;
 
 const BUCKETS = {
@@ -63,8 +67,21 @@ const meter = (): MetricMeter => Runtime.instance().metricMeter;
 /** Which step kind an activity belongs to (the partition activities count towards their step). */
 const KIND: Record<string, string> = {
   clean: 'clean', publishPartitionedClean: 'clean', features: 'features', publishPartitionedFeatures: 'features',
-  train: 'train', evaluate: 'evaluate', promote: 'promote', sql: 'sql', probeCache: 'cache-probe',
+  train: 'train', evaluate: 'evaluate', promote: 'promote', sql: 'sql', predict: 'predict', probeCache: 'cache-probe',
 };
+
+/** A predict step's model name (its `with.model` is `name` or `name@version`) and dataset, as metric labels. */
+function predictLabels(input: Record<string, unknown>): { model: string; dataset: string } {
+  const ref = (input.params as { model?: unknown } | undefined)?.model;
+  return { model: typeof ref === 'string' ? ref.split('@')[0] : '', dataset: typeof input.dataset === 'string' ? input.dataset : '' };
+}
+
+/** The drift of one scored input, per signal: the last run's PSI stays up until the next, so a schedule's alert sees it. */
+function recordDrift(labels: { model: string; dataset: string }, d: { label?: number; confidence?: number; length?: number }, meanConfidence?: number): void {
+  const m = meter();
+  for (const [signal, v] of Object.entries(d)) if (typeof v === 'number') m.createGauge(LAKEFORGE_METRICS.predictionDrift, 'float').set(v, { ...labels, signal });
+  if (typeof meanConfidence === 'number') m.createGauge(LAKEFORGE_METRICS.predictionMeanConfidence, 'float').set(meanConfidence, labels);
+}
 
 const isStepResult = (r: unknown): r is StepResult => !!r && typeof r === 'object' && typeof (r as StepResult).uri === 'string' && typeof (r as StepResult).cached === 'boolean';
 
@@ -88,6 +105,11 @@ async function recordResult(kind: string, input: Record<string, unknown>, result
     for (const [k, n] of Object.entries(metrics)) {
       if (k.startsWith('rejected.') && n > 0) m.createCounter(LAKEFORGE_METRICS.rowsRejectedByReason).add(n, { dataset, reason: k.slice('rejected.'.length) });
     }
+  }
+  if (kind === 'predict' && typeof metrics.rows === 'number') {
+    const labels = predictLabels(input);
+    m.createCounter(LAKEFORGE_METRICS.predictionRows).add(metrics.rows, labels);
+    recordDrift(labels, { label: metrics.drift_label_psi, confidence: metrics.drift_confidence_psi, length: metrics.drift_length_psi }, metrics.mean_confidence);
   }
   if (typeof input.lake !== 'string') return;
   // The step's upstream results sit under `inputs` (contracts/step-input.ts), by role.
@@ -140,6 +162,12 @@ export const metricsActivityInterceptor: ActivityInterceptorsFactory = (ctx) => 
         const type = err instanceof ApplicationFailure ? err.type ?? 'Error' : 'Error';
         meter().createCounter(LAKEFORGE_METRICS.steps).add(1, { kind, outcome: 'failed' });
         meter().createHistogram(LAKEFORGE_METRICS.stepSeconds, 'float', 's').record(seconds(), { kind, outcome: 'failed' });
+        if (type === 'DriftExceeded' && kind === 'predict') {
+          const labels = predictLabels((input.args[0] ?? {}) as Record<string, unknown>);
+          meter().createCounter(LAKEFORGE_METRICS.predictionDriftFailures).add(1, labels);
+          const drift = ((err as ApplicationFailure).details?.[0] as { drift?: { labelPsi?: number; confidencePsi?: number; lengthPsi?: number; meanConfidence?: number } } | undefined)?.drift;
+          if (drift) recordDrift(labels, { label: drift.labelPsi, confidence: drift.confidencePsi, length: drift.lengthPsi }, drift.meanConfidence);
+        }
         // A preempted or crashed trainer is retried: that retry is a restart of the trainer.
         if (type === 'Preempted' || type === 'TrainerCrashed') {
           meter().createCounter(LAKEFORGE_METRICS.trainerRestarts).add(1, { kind, cause: type === 'Preempted' ? 'preempted' : 'crashed' });
