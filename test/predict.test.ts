@@ -102,6 +102,9 @@ describe('predict with the champion', () => {
         const [diff] = await query(`SELECT (SELECT count(*) FROM (SELECT id FROM read_parquet($clean) EXCEPT SELECT id FROM read_parquet($parts)))::INT AS missing,
                                            (SELECT count(*) FROM (SELECT id FROM read_parquet($parts) EXCEPT SELECT id FROM read_parquet($clean)))::INT AS extra`, { clean, parts });
         expect(diff).toEqual({ missing: 0, extra: 0 });
+        const report = (await lake.readText(`${rel}/report.html`))!;
+        expect(report).toContain('Population stability index');
+        expect(report).toContain(`${p.rows} rows scored by news-bert version ${champion!.version}`);
         // The same rows drawn like the evaluation's: little drift.
         expect(p.metrics!.drift_label_psi).toBeLessThan(0.25);
         expect(p.metrics!.drift_length_psi).toBeLessThan(0.25);

@@ -25,6 +25,13 @@ describe('pipeline spec validation', () => {
     }
   });
 
+  it('accepts the scheduled scoring example: clean → predict with the champion, keyed by the dataset key', () => {
+    const plan = loadPipelineFile('examples/pipelines/intents-scoring.yaml');
+    expect(plan.steps.map((s) => [s.name, s.kind])).toEqual([['clean', 'clean'], ['predict', 'predict']]);
+    const predict = plan.steps.find((s) => s.kind === 'predict')!;
+    expect(predict).toMatchObject({ inputs: { input: 'clean' }, params: { model: 'intents-minilm', keyColumns: ['id'], maxDrift: 0.25 } });
+  });
+
   it('merges the dataset declaration into the clean step parameters', () => {
     const clean = loadPipelineFile('examples/pipelines/news.yaml').steps[0];
     expect(clean.params).toMatchObject({ key: ['id'], timestamp: 'updated_at', labels: { column: 'label' } });

@@ -19,6 +19,7 @@ import { localKey, stepVersion } from '../../activities/kernel/version.js';
 import { emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer } from '../../activities/trainer/supervise.js';
 import { readChampion } from '../promote/activity.js';
 import { computeDrift, type Drift } from './drift.js';
+import { renderPredictReport } from './report.js';
 export { PredictParamsSchema, type PredictParams } from './params.js';
 
 interface PredictState {
@@ -150,11 +151,11 @@ async function computePredict({ input, params, deps: d, lake, control, upstream,
   hb.phase = 'publishing';
   beats.beat();
   const partsGlob = join(workDir, 'part-*.parquet');
-  const files = await describeFiles(workDir, async (abs) => (abs.endsWith('.parquet') ? parquetRows(abs) : 0));
-  const rows = files.reduce((s, f) => s + f.rows, 0);
+  const parts = await describeFiles(workDir, async (abs) => (abs.endsWith('.parquet') ? parquetRows(abs) : 0));
+  const rows = parts.reduce((s, f) => s + f.rows, 0);
   // Every input row scored once: the parts together must hold exactly the input's rows.
   if (rows !== upstream.input.manifest.rows) {
-    throw invariantViolated(`predict: the parts (${files.map((f) => `${f.path}: ${f.rows}`).join(', ') || 'none'}) hold ${rows} rows, the input ${input.inputs.input.uri} has ${upstream.input.manifest.rows}`);
+    throw invariantViolated(`predict: the parts (${parts.map((f) => `${f.path}: ${f.rows}`).join(', ') || 'none'}) hold ${rows} rows, the input ${input.inputs.input.uri} has ${upstream.input.manifest.rows}`);
   }
   const evalRel = lakeJoin(state.modelRel, 'eval');
   const refDir = join(runDir, 'reference');
@@ -168,11 +169,17 @@ async function computePredict({ input, params, deps: d, lake, control, upstream,
       { drift, field: 'with.maxDrift' });
     }
   }
+  await writeFile(join(workDir, 'report.html'), renderPredictReport({
+    model: state.model, modelVersion: state.modelVersion, version, dataset: input.dataset, rows, resumedParts: restored.length,
+    drift, reference: drift ? lake.uri(evalRel) : null, maxDrift: params.maxDrift, createdAt: new Date().toISOString(),
+  }));
   const schema = [
     ...state.keyColumns.map((name) => ({ name, type: (upstream.input.manifest.schema ?? []).find((c) => c.name === name)?.type ?? 'VARCHAR' })),
     { name: 'prediction', type: 'VARCHAR' }, { name: 'score', type: 'FLOAT' }, { name: 'top_labels', type: 'VARCHAR[]' },
     { name: 'top_scores', type: 'FLOAT[]' }, { name: 'text_length', type: 'INTEGER' },
   ];
+  const partRows = new Map(parts.map((f) => [join(workDir, f.path), f.rows]));
+  const files = await describeFiles(workDir, async (abs) => partRows.get(abs) ?? 0);
   const metrics: Record<string, number> = { rows, resumed_parts: restored.length };
   if (drift) Object.assign(metrics, { drift_label_psi: drift.labelPsi, drift_confidence_psi: drift.confidencePsi, drift_length_psi: drift.lengthPsi, mean_confidence: drift.meanConfidence });
   return [buildManifest({
