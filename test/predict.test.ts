@@ -10,6 +10,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { createPipelineTestEnv, smallNewsSpec } from './fixtures/pipeline-env.js';
 import { startPipeline } from '../sdk/pipelines.js';
+import { createPipelineSchedule, describePipelineSchedule, scheduledRunKey } from '../sdk/schedules.js';
 import { openLake } from '../activities/lake/index.js';
 import { readChampion } from '../steps/promote/activity.js';
 import { psi } from '../steps/predict/drift.js';
@@ -177,6 +178,19 @@ describe('predict with the champion', () => {
         } finally {
           await stopNodeWorker(proc.child);
           rmSync(home2, { recursive: true, force: true });
+        }
+
+        // The scheduled form (examples/pipelines/intents-scoring.yaml's shape): a Temporal Schedule starts the
+        // scoring run; with the delivery and the champion unchanged, its predict step is the cache hit above.
+        const schedule = await createPipelineSchedule(client, scoringSpec(), { every: '24h', lake: env.lake, queues: env.queues, paused: true });
+        try {
+          await schedule.trigger();
+          const run = await waitFor('the scheduled run', async () => (await describePipelineSchedule(client, schedule.scheduleId)).recentRuns[0], 60_000, 200);
+          expect(run.workflowId).toContain(`lakeforge/news-scoring/${scheduledRunKey(schedule.scheduleId)}`);
+          const scheduled = await client.workflow.getHandle(run.workflowId).result();
+          expect(scheduled.steps.predict).toMatchObject({ cached: true, version: rescored.steps.predict.version });
+        } finally {
+          await schedule.delete();
         }
       });
     } finally {
