@@ -174,6 +174,9 @@ export const RunConfigSchema = z.strictObject({
     top_k: posInt().default(3),
     /** Rows per output part file; a written part is never scored again (the unit of resume). */
     part_rows: posInt().default(10_000),
+    /** One shard of several: only parts whose index ≡ shard_index (mod shard_count) are scored. */
+    shard_index: int().min(0).default(0),
+    shard_count: posInt().default(1),
   }).nullable().default(null),
 });
 /** run.json as the trainer sees it, defaults applied. */

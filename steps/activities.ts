@@ -14,7 +14,7 @@ import { REGISTRY, STEP_KINDS, type StepKind } from './registry.js';
 import { cleanStep } from './clean/activity.js';
 import { evaluateStep } from './evaluate/activity.js';
 import { featuresStep } from './features/activity.js';
-import { predictStep } from './predict/activity.js';
+import { predictShardActivity, predictStep } from './predict/activity.js';
 import { promoteStep } from './promote/activity.js';
 import { sqlStep } from './sql/activity.js';
 import { trainStep } from './train/activity.js';
@@ -72,7 +72,8 @@ export function createPromoteActivities(deps: LakeDeps = {}) {
 export function createGpuActivities(deps: GpuActivityDeps = {}) {
   const d = resolveDeps(deps);
   // trainNode: one node of a multi-node train step (workflows/distributed-train.ts).
-  return { ...bindQueue('gpu', d), promote: bind('promote', d), trainNode: trainNodeActivity(d, trainStep) };
+  // predictShard: one shard of a sharded predict step (workflows/sharded-predict.ts).
+  return { ...bindQueue('gpu', d), promote: bind('promote', d), trainNode: trainNodeActivity(d, trainStep), predictShard: predictShardActivity(d) };
 }
 
 /** Every step activity, as the pipeline workflow proxies them (`import type` only, in workflows/pipeline.ts). */

@@ -15,7 +15,7 @@ import { openLake } from '../activities/lake/index.js';
 import { readChampion } from '../steps/promote/activity.js';
 import { psi } from '../steps/predict/drift.js';
 import { Worker } from '@temporalio/worker';
-import { spawnNodeWorker, stopNodeWorker } from './fixtures/node-workers.js';
+import { readEvents, spawnNodeWorker, stopNodeWorker } from './fixtures/node-workers.js';
 import { TRAINER_PYTHON, waitFor } from './fixtures/training-helpers.js';
 import { createGpuActivities, parseGpuSpec, SlotAllocator } from '../steps/index.js';
 import { PredictParamsSchema } from '../steps/predict/params.js';
@@ -63,7 +63,8 @@ describe('predict parameters and drift arithmetic', () => {
 
 describe('predict with the champion', () => {
   it('scores every cleaned row once, caches, re-scores for a new champion, and fails DriftExceeded on a drifted input', async () => {
-    const env = await createPipelineTestEnv({ rows: 600 });
+    const seen: { mode: string }[] = [];
+    const env = await createPipelineTestEnv({ rows: 600, onTrainerEvent: (e, c) => { if (e.event === 'started') seen.push({ mode: c.mode }); } });
     const work = mkdtempSync(join(tmpdir(), 'lakeforge-predict-'));
     try {
       await env.run(async () => {
@@ -191,6 +192,33 @@ describe('predict with the champion', () => {
           expect(scheduled.steps.predict).toMatchObject({ cached: true, version: rescored.steps.predict.version });
         } finally {
           await schedule.delete();
+        }
+
+        // shards: 2 on two GPU workers: both score at once, the step's own activity publishes from their parts.
+        const home3 = mkdtempSync(join(tmpdir(), 'lakeforge-predict-w3-'));
+        const events3 = join(home3, 'events.jsonl');
+        const second = await spawnNodeWorker(env.server.address, env.queues.gpu, home3, events3, '0.5');
+        try {
+          seen.length = 0;
+          const sharded = await startPipeline(client, scoringSpec({ shards: 2, partRows: 50 }), { lake: env.lake, queues: env.queues, runKey: 'sharded' });
+          const res = (await sharded.result()).steps.predict;
+          expect(res.rows).toBe(first.steps.clean.rows);
+          const parts = Math.ceil(res.rows! / 50);
+          // Every part came from a shard: the publishing activity found them all and scored none itself.
+          expect(res.metrics!.resumed_parts).toBe(parts);
+          const child = client.workflow.getHandle(`${sharded.workflowId}/predict`);
+          expect((await child.describe()).type).toBe('shardedPredictWorkflow');
+          const acts = (await child.fetchHistory()).events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
+          expect(acts).toEqual(['predictShard', 'predictShard', 'predict']);
+          // One shard on each worker: this process's trainer and the other worker's both ran in predict mode.
+          expect(seen.filter((x) => x.mode === 'predict').length).toBeGreaterThanOrEqual(1);
+          expect(readEvents<{ e: { event: string; mode?: string } }>(events3).filter((x) => x.e.event === 'started' && x.e.mode === 'predict').length).toBe(1);
+          const rel3 = lake.relative(res.uri.replace(/\/$/, ''));
+          const [k] = await query(`SELECT count(*)::INT AS n, count(DISTINCT id)::INT AS ids FROM read_parquet($parts)`, { parts: `${lake.uri(rel3).replace('file://', '')}/part-*.parquet` });
+          expect(k).toEqual({ n: res.rows, ids: res.rows });
+        } finally {
+          await stopNodeWorker(second.child);
+          rmSync(home3, { recursive: true, force: true });
         }
       });
     } finally {

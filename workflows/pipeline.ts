@@ -20,6 +20,7 @@ import { partitionedCleanWorkflow, partitionedFeaturesWorkflow } from './partiti
 import { childPriority, runPriorityContext, stepPriority } from './priority.js';
 import { probeThenRun } from './gpu-cache.js';
 import { distributedTrainWorkflow, trainNodes } from './distributed-train.js';
+import { predictShards, shardedPredictWorkflow } from './sharded-predict.js';
 import { probePipeline } from './pipeline-probe.js';
 import { inlineActivities, isUnregisteredLocalActivity, runsInline } from './inline-steps.js';
 import { LakeforgeDataset, LakeforgeModel, LakeforgePipeline, LakeforgeStatus, LakeforgeStep, type RunStatus } from '../contracts/search-attributes.js';
@@ -182,8 +183,12 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineOu
     const stepInput = { ...baseInput(step), inputs } as StepInput<typeof step.kind>;
     // A train step over several machines: a child workflow runs its group of node activities (workflows/distributed-train.ts).
     const nnodes = !step.user && step.kind === 'train' ? trainNodes(step.params) : 1;
+    // A predict step in shards: a child workflow scores them on several GPU slots at once (workflows/sharded-predict.ts).
+    const shards = !step.user && step.kind === 'predict' ? predictShards(step.params) : 1;
     const dispatch = nnodes > 1
       ? () => executeChild(distributedTrainWorkflow, { workflowId: `${workflowInfo().workflowId}/${step.name}`, ...childPriority(options), args: [{ input: stepInput as StepInput<'train'>, nnodes, activity: options }] })
+      : shards > 1
+      ? () => executeChild(shardedPredictWorkflow, { workflowId: `${workflowInfo().workflowId}/${step.name}`, ...childPriority(options), args: [{ input: stepInput as StepInput<'predict'>, shards, activity: options }] })
       : () => callStep(runsInline(step.kind, options, Object.values(inputs), probe.rawBytes[step.name], probe.taskQueue) ? inlineActivities(options) : proxyActivities<StepActivities>(options), step.kind, stepInput);
     // A GPU kind's cached output is answered on the ETL queue, without waiting for a GPU slot.
     if (!step.user && REGISTRY[step.kind].queue === 'gpu') return probeThenRun(step.kind, stepInput, options, input.queues?.etl ?? DEFAULT_QUEUES.etl, dispatch);

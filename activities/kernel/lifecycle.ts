@@ -59,6 +59,16 @@ async function prepare<K extends StepKind, D extends LakeDeps, S>(impl: StepImpl
   return { c, lake, control, plan: await impl.plan(c) };
 }
 
+/**
+ * The first half with its context, for a kind's helper activities that work towards the step's output without
+ * publishing it (predict's shards): the parsed context, the plan, and the cached result when there is one.
+ */
+export async function planStep<K extends StepKind, D extends LakeDeps, S>(impl: StepImpl<K, D, S>, deps: D, raw: unknown) {
+  const prepared = await prepare(impl, deps, raw);
+  const hit = 'result' in prepared.plan ? null : await cachedResult(prepared.lake, prepared.plan.version, prepared.plan.outputs);
+  return { ...prepared, hit };
+}
+
 export async function runStep<K extends StepKind, D extends LakeDeps, S>(impl: StepImpl<K, D, S>, deps: D, raw: unknown): Promise<StepResult> {
   const { c, lake, control, plan } = await prepare(impl, deps, raw);
   if ('result' in plan) return plan.result;

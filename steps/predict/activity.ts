@@ -13,7 +13,7 @@ import { RunConfigSchema, type RunConfigInput, type TrainerEvent } from '../../c
 import { trainerCodeVersion, type ResolvedDeps } from '../../activities/trainer/deps.js';
 import { normalizeTask } from '../../activities/trainer/features-meta.js';
 import { currentContext } from '../../activities/kernel/context.js';
-import { runStep, type StepImpl } from '../../activities/kernel/lifecycle.js';
+import { planStep, runStep, type StepImpl } from '../../activities/kernel/lifecycle.js';
 import { stageTree } from '../../activities/kernel/stage.js';
 import { localKey, stepVersion } from '../../activities/kernel/version.js';
 import { emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer } from '../../activities/trainer/supervise.js';
@@ -56,7 +56,8 @@ export const predictStep: StepImpl<'predict', ResolvedDeps, PredictState> = {
       if (missing.length) throw badInput(`${field}: ${input.inputs.input.uri} has no column ${missing.join(', ')} (columns: ${[...columns].join(', ')})`, { field });
     }
     const codeVersion = await trainerCodeVersion(d.trainerDir);
-    const { graceSeconds: _g, batchSize: _b, maxDrift: _m, ...versioned } = params;
+    // Operational settings are not part of what is computed: the same rows and model give the same predictions.
+    const { graceSeconds: _g, batchSize: _b, maxDrift: _m, shards: _s, ...versioned } = params;
     const version = stepVersion({ step: 'predict', codeVersion, inputs: [source.version, m.version], params: { ...versioned, model: m.model, keyColumns }, sql: {} });
     const runDir = join(d.home, 'runs', `predict-${localKey(version, process.pid, Date.now())}`);
     return {
@@ -78,7 +79,13 @@ export function predict(d: ResolvedDeps, input: StepInput<'predict'>): Promise<S
   return runStep(predictStep, d, input);
 }
 
-async function computePredict({ input, params, deps: d, lake, control, upstream, version, workDirs: [workDir], state }: Parameters<StepImpl<'predict', ResolvedDeps, PredictState>['compute']>[0]) {
+type PredictContext = Omit<Parameters<StepImpl<'predict', ResolvedDeps, PredictState>['compute']>[0], 'version' | 'outputs' | 'workDirs'>;
+
+/**
+ * Scores the parts not yet in `_work/predict/<version>/` into `outDir` (all of them, or one shard's), mirroring each
+ * finished part to the lake as it appears. Returns the parts restored from an earlier attempt.
+ */
+async function scoreParts({ params, deps: d, lake, control, upstream, state }: PredictContext, outDir: string, shard = { index: 0, count: 1 }) {
   const attempt = currentContext()?.info.attempt ?? 1;
   const hb = { ...emptyHeartbeat(attempt), phase: 'staging' as string, rows_scored: 0 };
   const beats = startHeartbeats(() => hb, d.heartbeatEveryMs);
@@ -90,8 +97,10 @@ async function computePredict({ input, params, deps: d, lake, control, upstream,
   const modelDir = join(runDir, 'model');
   await stageTree(lake, control, state.modelRel, modelDir, { skip: ['eval', '_manifest.json'] });
   // Parts an earlier attempt finished: copied into the work directory (real files, it is published), not scored again.
-  const restored = (await lake.list(scratch)).filter((o) => /\/part-\d+\.parquet$/.test(o.path));
-  for (const o of restored) await lake.copyToLocal(o, join(workDir, o.path.split('/').pop()!));
+  const mine = (path: string) => Number(/part-(\d+)\.parquet$/.exec(path)?.[1] ?? -1) % shard.count === shard.index;
+  const restored = (await lake.list(scratch)).filter((o) => /\/part-\d+\.parquet$/.test(o.path) && mine(o.path));
+  await mkdir(outDir, { recursive: true });
+  for (const o of restored) await lake.copyToLocal(o, join(outDir, o.path.split('/').pop()!));
   const trainedParams = (state.modelManifest.params ?? {}) as { maxLength?: number; truncation?: RunConfigInput['data']['truncation']; headTokens?: number | null };
   const run: RunConfigInput = {
     task: 'sequence-classification',
@@ -101,8 +110,8 @@ async function computePredict({ input, params, deps: d, lake, control, upstream,
     data: { text_column: params.textColumn, max_length: trainedParams.maxLength ?? 128, truncation: trainedParams.truncation ?? 'head', head_tokens: trainedParams.headTokens ?? null, chunks: params.chunks ?? null },
     labels,
     hparams: params.batchSize ? { eval_batch_size: params.batchSize } : {},
-    output_dir: workDir,
-    predict: { input_dir: inputDir, key_columns: state.keyColumns, top_k: params.topK, part_rows: params.partRows },
+    output_dir: outDir,
+    predict: { input_dir: inputDir, key_columns: state.keyColumns, top_k: params.topK, part_rows: params.partRows, shard_index: shard.index, shard_count: shard.count },
   };
   const checked = RunConfigSchema.safeParse(run);
   if (!checked.success) throw invalidPipeline(`predict: the run config is invalid: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
@@ -112,8 +121,8 @@ async function computePredict({ input, params, deps: d, lake, control, upstream,
   // Mirror each finished part to the lake as it appears (the trainer renames a part into place only when whole).
   const mirrored = new Set(restored.map((o) => o.path.split('/').pop()!));
   const mirror = async () => {
-    for (const name of (await readdir(workDir)).filter((n) => /^part-\d+\.parquet$/.test(n) && !mirrored.has(n)).sort()) {
-      await lake.putFile(join(workDir, name), lakeJoin(scratch, name));
+    for (const name of (await readdir(outDir)).filter((n) => /^part-\d+\.parquet$/.test(n) && !mirrored.has(n)).sort()) {
+      await lake.putFile(join(outDir, name), lakeJoin(scratch, name));
       mirrored.add(name);
       hb.rows_scored = mirrored.size * params.partRows;
     }
@@ -147,9 +156,16 @@ async function computePredict({ input, params, deps: d, lake, control, upstream,
   if (outcome.cancelled && !currentContext()?.cancellationDetails?.workerShutdown) throw outcome.cancelled;
   const failure = failureOf(outcome.exit, `predict ${state.model}`);
   if (failure) throw failure;
-
   hb.phase = 'publishing';
   beats.beat();
+  return { restored: restored.length };
+}
+
+async function computePredict(c: Parameters<StepImpl<'predict', ResolvedDeps, PredictState>['compute']>[0]) {
+  const { input, params, lake, control, upstream, version, workDirs: [workDir], state } = c;
+  const { runDir, labels } = state;
+  // Everything a shard (or an earlier attempt) finished is restored; this scores only what is left.
+  const restored = (await scoreParts(c, workDir)).restored;
   const partsGlob = join(workDir, 'part-*.parquet');
   const parts = await describeFiles(workDir, async (abs) => (abs.endsWith('.parquet') ? parquetRows(abs) : 0));
   const rows = parts.reduce((s, f) => s + f.rows, 0);
@@ -170,7 +186,7 @@ async function computePredict({ input, params, deps: d, lake, control, upstream,
     }
   }
   await writeFile(join(workDir, 'report.html'), renderPredictReport({
-    model: state.model, modelVersion: state.modelVersion, version, dataset: input.dataset, rows, resumedParts: restored.length,
+    model: state.model, modelVersion: state.modelVersion, version, dataset: input.dataset, rows, resumedParts: restored,
     drift, reference: drift ? lake.uri(evalRel) : null, maxDrift: params.maxDrift, createdAt: new Date().toISOString(),
   }));
   const schema = [
@@ -180,12 +196,34 @@ async function computePredict({ input, params, deps: d, lake, control, upstream,
   ];
   const partRows = new Map(parts.map((f) => [join(workDir, f.path), f.rows]));
   const files = await describeFiles(workDir, async (abs) => partRows.get(abs) ?? 0);
-  const metrics: Record<string, number> = { rows, resumed_parts: restored.length };
+  const metrics: Record<string, number> = { rows, resumed_parts: restored };
   if (drift) Object.assign(metrics, { drift_label_psi: drift.labelPsi, drift_confidence_psi: drift.confidencePsi, drift_length_psi: drift.lengthPsi, mean_confidence: drift.meanConfidence });
   return [buildManifest({
     version, step: input.step, inputs: [upstream.input.manifest.version, state.modelVersion], params: { ...params, keyColumns: state.keyColumns }, files, schema,
     extra: { kind: 'predictions', model: state.model, modelVersion: state.modelVersion, modelUri: lake.uri(state.modelRel), metrics, drift, driftReference: drift ? lake.uri(evalRel) : null },
   })];
+}
+
+export interface PredictShardInput { input: StepInput<'predict'>; shard: { index: number; count: number } }
+
+/**
+ * One shard of a sharded predict step (workflows/sharded-predict.ts): the step's own plan and version, the parts
+ * whose index ≡ shard.index (mod shard.count) scored and mirrored to the lake, nothing published; the step's
+ * predict activity then publishes from them.
+ */
+export function predictShardActivity(d: ResolvedDeps) {
+  return async ({ input, shard }: PredictShardInput): Promise<{ cached: boolean; restored: number }> => {
+    if (!Number.isInteger(shard?.index) || !Number.isInteger(shard?.count) || shard.index < 0 || shard.index >= shard.count) {
+      throw invalidPipeline(`predictShard: bad shard ${JSON.stringify(shard)}`);
+    }
+    const { c, plan, hit } = await planStep(predictStep, d, input);
+    if (hit || 'result' in plan) return { cached: true, restored: 0 };
+    try {
+      return { cached: false, ...(await scoreParts({ ...c, state: plan.state }, join(plan.state.runDir, 'out'), shard)) };
+    } finally {
+      await predictStep.finish!({ ...c, state: plan.state }, { published: false });
+    }
+  };
 }
 
 async function parquetRows(path: string): Promise<number> {

@@ -17,6 +17,8 @@ export const PredictParamsSchema = z.strictObject({
   chunks: ChunksSchema.optional(),
   /** Rows per output part: the unit a resumed run does not score again. */
   partRows: z.number().int().min(1).default(10_000),
+  /** Score in this many shards at once, one GPU slot each, over the queue's workers (workflows/sharded-predict.ts). */
+  shards: z.number().int().min(1).max(256).default(1),
   /** Fail (DriftExceeded, not retried) when any drift signal's population stability index exceeds this. */
   maxDrift: z.number().positive().optional(),
   graceSeconds: z.number().positive().optional(),

@@ -72,8 +72,12 @@ def run_predict(cfg: dict, emitter: Emitter, life: Lifecycle) -> dict:
     parts = max(1, -(-rows // part_rows))
     out = Path(cfg["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
-    todo = [i for i in range(parts) if not (out / f"part-{i:05d}.parquet").exists()]
-    resumed = parts - len(todo)
+    shard, shards = pcfg["shard_index"], pcfg["shard_count"]
+    if shard >= shards:
+        raise BadInput(f"predict: shard_index {shard} is not below shard_count {shards}", reason="config")
+    mine = [i for i in range(parts) if i % shards == shard]
+    todo = [i for i in mine if not (out / f"part-{i:05d}.parquet").exists()]
+    resumed = len(mine) - len(todo)
 
     model_dir = cfg["model"]["name_or_path"]
     device = pick_device()
@@ -112,7 +116,7 @@ def run_predict(cfg: dict, emitter: Emitter, life: Lifecycle) -> dict:
         log.info("scored part %d/%d (rows %d-%d)", i + 1, parts, lo, hi)
         if part_sleep:
             time.sleep(part_sleep)
-    headline = {"rows": float(rows), "parts": float(parts), "resumed_parts": float(resumed),
+    headline = {"rows": float(rows), "parts": float(len(mine)), "resumed_parts": float(resumed),
                 "seconds": round(time.monotonic() - t0, 3)}
     emitter.emit("done", output_dir=str(out), metrics=headline, steps=0)
     return headline
