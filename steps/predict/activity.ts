@@ -14,7 +14,7 @@ import { trainerCodeVersion, type ResolvedDeps } from '../../activities/trainer/
 import { normalizeTask } from '../../activities/trainer/features-meta.js';
 import { currentContext } from '../../activities/kernel/context.js';
 import { planStep, runStep, type StepImpl } from '../../activities/kernel/lifecycle.js';
-import { stageTree } from '../../activities/kernel/stage.js';
+import { stageSplit, stageTree } from '../../activities/kernel/stage.js';
 import { localKey, stepVersion } from '../../activities/kernel/version.js';
 import { emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer } from '../../activities/trainer/supervise.js';
 import { readChampion } from '../promote/activity.js';
@@ -109,7 +109,8 @@ async function scoreParts({ params, deps: d, lake, control, upstream, state }: P
     // The model sees what it was trained to see: its own max length and truncation.
     data: { text_column: params.textColumn, max_length: trainedParams.maxLength ?? 128, truncation: trainedParams.truncation ?? 'head', head_tokens: trainedParams.headTokens ?? null, chunks: params.chunks ?? null },
     labels,
-    hparams: params.batchSize ? { eval_batch_size: params.batchSize } : {},
+    // bf16 autocast is applied on CUDA only (CPU scores in fp32, as it trains).
+    hparams: { bf16: params.bf16, ...(params.batchSize ? { eval_batch_size: params.batchSize } : {}) },
     output_dir: outDir,
     predict: { input_dir: inputDir, key_columns: state.keyColumns, top_k: params.topK, part_rows: params.partRows, shard_index: shard.index, shard_count: shard.count },
   };
@@ -176,7 +177,12 @@ async function computePredict(c: Parameters<StepImpl<'predict', ResolvedDeps, Pr
   const evalRel = lakeJoin(state.modelRel, 'eval');
   const refDir = join(runDir, 'reference');
   const ref = await stageTree(lake, control, evalRel, refDir, { match: /predictions\.parquet$/ }).catch(() => []);
-  const drift: Drift | null = ref.length ? await computeDrift(partsGlob, ref[0].local, labels) : null;
+  // Text lengths against what the model was trained on: its features' train split, when it is still in the lake.
+  const featuresUri = (state.modelManifest as Record<string, unknown>).features;
+  const trainDir = ref.length && typeof featuresUri === 'string'
+    ? await stageSplit(lake, control, lake.relative(featuresUri.replace(/\/$/, '')), 'train', join(runDir, 'train')).catch(() => null)
+    : null;
+  const drift: Drift | null = ref.length ? await computeDrift(partsGlob, ref[0].local, labels, trainDir ? join(trainDir, '*.parquet') : undefined) : null;
   if (drift && params.maxDrift !== undefined) {
     const over = (['labelPsi', 'confidencePsi', 'lengthPsi'] as const).filter((k) => drift[k] > params.maxDrift!);
     if (over.length) {

@@ -1,6 +1,6 @@
-// Drift of one predict run against the model's evaluation split (held out from its training data), with DuckDB:
-// the population stability index (PSI) of the predicted labels, of the confidence (top probability, ten bins of
-// width 0.1) and of the text length (the reference's deciles). PSI = Σ (a − e) · ln(a / e) over the bins, the
+// Drift of one predict run, with DuckDB: the population stability index (PSI) of the predicted labels and of the
+// confidence (top probability, ten bins of width 0.1) against the model's evaluation split (what the model predicted
+// on data it had not seen), and of the text length (the reference's deciles) against its training split. PSI = Σ (a − e) · ln(a / e) over the bins, the
 // fractions floored at 1e-4 so an empty bin stays finite; rule of thumb: < 0.1 stable, 0.1–0.25 a shift, > 0.25 a
 // large one.
 import { DOUBLE, DuckDBInstance, LIST, listValue, VARCHAR } from '@duckdb/node-api';
@@ -29,8 +29,11 @@ export function psi(actual: number[], expected: number[]): number {
   return sum;
 }
 
-/** `predictions`: a glob of the run's part files; `reference`: the evaluation's predictions.parquet. */
-export async function computeDrift(predictions: string, reference: string, labels: string[]): Promise<Drift> {
+/**
+ * `predictions`: a glob of the run's part files; `reference`: the evaluation's predictions.parquet (labels and
+ * confidence); `lengthReference`: a glob of the training split's files (text length), else the evaluation's texts.
+ */
+export async function computeDrift(predictions: string, reference: string, labels: string[], lengthReference?: string): Promise<Drift> {
   const db = await DuckDBInstance.create(':memory:');
   const conn = await db.connect();
   try {
@@ -43,12 +46,13 @@ export async function computeDrift(predictions: string, reference: string, label
     const [la, le, ca, ce] = await Promise.all([
       counts(predictions, labelExpr), counts(reference, labelExpr), counts(predictions, confExpr), counts(reference, confExpr),
     ]);
-    const edges = (await rows('SELECT quantile_cont(length(text), [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) FROM read_parquet($path)', { path: reference }))[0][0];
+    const lengths = lengthReference ?? reference;
+    const edges = (await rows('SELECT quantile_cont(length(text), [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) FROM read_parquet($path)', { path: lengths }))[0][0];
     const edgeList = ((edges as unknown as { items?: unknown[] })?.items ?? []).map(Number);
     const lenBins = async (path: string, col: string) =>
       new Map((await rows(`SELECT len(list_filter($edges, e -> e < ${col})) AS k, count(*)::BIGINT FROM read_parquet($path) GROUP BY ALL`, { path, edges: listValue(edgeList) }, { path: VARCHAR, edges: LIST(DOUBLE) }))
         .map(([k, n]) => [String(k), Number(n)]));
-    const [lenA, lenE] = await Promise.all([lenBins(predictions, 'text_length'), lenBins(reference, 'length(text)')]);
+    const [lenA, lenE] = await Promise.all([lenBins(predictions, 'text_length'), lenBins(lengths, 'length(text)')]);
     const mean = async (path: string) => Number((await rows('SELECT coalesce(avg(score), 0) FROM read_parquet($path)', { path }))[0][0]);
     const [meanA, meanE] = await Promise.all([mean(predictions), mean(reference)]);
     const pick = (m: Map<string, number>, keys: string[]) => keys.map((k) => m.get(k) ?? 0);

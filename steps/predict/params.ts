@@ -13,6 +13,8 @@ export const PredictParamsSchema = z.strictObject({
   textColumn: z.string().min(1).default('text'),
   topK: z.number().int().min(1).default(3),
   batchSize: z.number().int().min(1).optional(),
+  /** bf16 autocast on CUDA (the CPU always scores in fp32). */
+  bf16: z.boolean().default(true),
   /** Score long texts in windows pooled per row, as evaluate can (default: truncate as the model was trained). */
   chunks: ChunksSchema.optional(),
   /** Rows per output part: the unit a resumed run does not score again. */
