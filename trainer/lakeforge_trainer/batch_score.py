@@ -45,12 +45,12 @@ def read_input(files: list[Path], text_column: str, key_columns: list[str]) -> p
         names = pf.schema_arrow.names
         for col in [*key_columns, text_column]:
             if col not in names:
-                raise BadInput(f"{f}: no column {col!r} (columns: {', '.join(names)})", reason="schema",
+                raise BadInput(f"{f}: no column {col!r} (columns: {', '.join(names)})", reason="missing_column",
                                file=str(f), column=col)
         t = pf.read(columns=[*key_columns, text_column])
         if t.column(text_column).null_count:
             row = t.column(text_column).to_pylist().index(None)
-            raise BadInput(f"{f}: column {text_column!r} is null in row {row}", reason="null", file=str(f),
+            raise BadInput(f"{f}: column {text_column!r} is null in row {row}", reason="wrong_type", file=str(f),
                            column=text_column)
         tables.append(t)
     return pa.concat_tables(tables, promote_options="default")

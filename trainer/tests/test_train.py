@@ -137,3 +137,50 @@ def test_lora_trains_and_exports_a_merged_model(tmp_path):
     assert rc == 0 and events[0]["resumed_from_step"] == 6
     model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "out")
     assert not any("lora" in name for name, _ in model.named_parameters())
+
+
+def _predict_cfg(tmp, splits, out, **predict):
+    return {"task": "sequence-classification", "model": {"name_or_path": str(tmp / "out")},
+            "tokenizer": {"type": "pretrained", "name_or_path": str(tmp / "out")},
+            "data": {"max_length": 64}, "labels": datagen.SEQ_LABELS, "output_dir": str(out),
+            "predict": {"input_dir": str(splits["test"]), "key_columns": ["row_key"], "top_k": 2, "part_rows": 20, **predict}}
+
+
+def test_predict_scores_every_row_in_parts_matching_evaluate(seq_run):
+    tmp, splits, _, _, _ = seq_run
+    rc, events = run_inproc(datagen.write_config(tmp / "predict.json", _predict_cfg(tmp, splits, tmp / "pred")), "predict")
+    assert rc == 0, events
+    assert [e["event"] for e in events] == ["started", "done"] and events[0]["mode"] == "predict"
+    parts = sorted((tmp / "pred").glob("part-*.parquet"))
+    rows = [r for p in parts for r in pq.read_table(p).to_pylist()]
+    test_rows = pq.read_table(splits["test"]).to_pylist()
+    assert len(parts) == -(-len(test_rows) // 20)
+    assert [r["row_key"] for r in rows] == [r["row_key"] for r in test_rows]
+    # The same model on the same rows: evaluate's predictions and probabilities (test_evaluate_... wrote them).
+    ev = {p["row_key"]: p for p in pq.read_table(tmp / "eval" / "predictions.parquet").to_pylist()}
+    for r in rows:
+        assert r["prediction"] == ev[r["row_key"]]["prediction"] == r["top_labels"][0]
+        assert r["score"] == pytest.approx(ev[r["row_key"]]["score"], abs=1e-5)
+        assert len(r["top_scores"]) == 2 and r["top_scores"][0] >= r["top_scores"][1]
+        assert r["text_length"] == len(next(t["text"] for t in test_rows if t["row_key"] == r["row_key"]))
+
+
+def test_predict_shards_and_resume_write_the_same_parts(seq_run):
+    tmp, splits, _, _, _ = seq_run
+    whole = tmp / "pred-whole"
+    rc, events = run_inproc(datagen.write_config(tmp / "whole.json", _predict_cfg(tmp, splits, whole)), "predict")
+    assert rc == 0, events
+    shard = tmp / "pred-shards"
+    for i in range(2):
+        rc, events = run_inproc(datagen.write_config(tmp / f"s{i}.json", _predict_cfg(tmp, splits, shard, shard_index=i, shard_count=2)), "predict")
+        assert rc == 0, events
+    assert sorted(p.name for p in shard.glob("part-*.parquet")) == sorted(p.name for p in whole.glob("part-*.parquet"))
+    for p in whole.glob("part-*.parquet"):
+        assert [r["row_key"] for r in pq.read_table(shard / p.name).to_pylist()] == [r["row_key"] for r in pq.read_table(p).to_pylist()]
+    # A run that finds every part already there scores nothing and says so.
+    rc, events = run_inproc(datagen.write_config(tmp / "again.json", _predict_cfg(tmp, splits, shard)), "predict")
+    assert rc == 0 and events[-1]["metrics"]["resumed_parts"] == events[-1]["metrics"]["parts"]
+    bad = _predict_cfg(tmp, splits, tmp / "bad")
+    bad["predict"]["key_columns"] = ["no_such_column"]
+    rc, events = run_inproc(datagen.write_config(tmp / "bad.json", bad), "predict")
+    assert rc == 2 and events[-1]["kind"] == "bad_input" and events[-1]["column"] == "no_such_column"
