@@ -76,7 +76,8 @@ describe('worker metrics on LAKEFORGE_METRICS_PORT', () => {
     for (const n of dashboardMetrics()) if (n.startsWith('temporal_')) expect(metrics.has(n), `${n} in /metrics`).toBe(true);
     // And so are its lakeforge series, after a computed and a cached run.
     // (A counter appears at its first increment: trainer restarts need a crashed or preempted trainer; none here.)
-    const missing = [...dashboardMetrics()].filter((n) => n.startsWith('lakeforge_') && n !== LAKEFORGE_METRICS.trainerRestarts && !after.has(n));
+    // (Prediction series come from a predict run: the next test.)
+    const missing = [...dashboardMetrics()].filter((n) => n.startsWith('lakeforge_') && n !== LAKEFORGE_METRICS.trainerRestarts && !n.startsWith('lakeforge_prediction_') && !after.has(n));
     expect(missing, 'dashboard series absent from a real scrape').toEqual([]);
   });
 
@@ -102,5 +103,8 @@ describe('worker metrics on LAKEFORGE_METRICS_PORT', () => {
     expect(one(LAKEFORGE_METRICS.predictionDrift, { ...labels, signal: 'confidence' })).toBeCloseTo(manifest.drift.confidencePsi, 9);
     expect(one(LAKEFORGE_METRICS.predictionDrift, { ...labels, signal: 'length' })).toBeCloseTo(manifest.drift.lengthPsi, 9);
     expect(one(LAKEFORGE_METRICS.predictionMeanConfidence, labels)).toBeCloseTo(manifest.drift.meanConfidence, 9);
+    // The dashboard's prediction panels query series this scrape has (drift failures need a drifted run).
+    const missing = [...dashboardMetrics()].filter((n) => n.startsWith('lakeforge_prediction_') && n !== LAKEFORGE_METRICS.predictionDriftFailures && !m.has(n));
+    expect(missing).toEqual([]);
   });
 });

@@ -22,7 +22,7 @@ import { computeDrift, type Drift } from './drift.js';
 import { renderPredictReport } from './report.js';
 export { PredictParamsSchema, type PredictParams } from './params.js';
 
-interface PredictState {
+export interface PredictState {
   model: string; modelVersion: string; modelRel: string; modelManifest: Manifest; labels: string[];
   keyColumns: string[]; scratch: string; runDir: string; beats?: { stop(): void };
 }
