@@ -6,6 +6,7 @@ import { TrainerExitCode } from '../../contracts/trainer-protocol.js';
 import { launchTrainer, type LaunchOptions, type TrainerExit, type TrainerMode } from './launcher.js';
 import type { Slot } from './slots.js';
 import type { TorchrunOptions } from './distributed.js';
+import type { ResolvedDeps } from './deps.js';
 
 /** What the activity heartbeats while a trainer runs (docs/design.md#temporal-names, plus what the UI's progress needs). */
 export interface TrainHeartbeat {
@@ -131,4 +132,40 @@ export function failureOf(exit: TrainerExit, what: string, who = 'the trainer'):
   return trainerCrashed(`${what}: ${who} ${how}${msg}\n--- stderr (last lines) ---\n${tail}`, {
     exitCode: exit.exitCode, signal: exit.signal, stderrTail: exit.stderrTail,
   });
+}
+
+/**
+ * A one-slot trainer run (evaluate, predict): holds a slot, runs the trainer under it with the step's heartbeat,
+ * gives the slot back, and turns the exit into the step's failure or its `done` event. A cancel during a worker
+ * shutdown is not re-thrown: the exit (Preempted) says it, and the activity is retried elsewhere.
+ */
+export async function runOnSlot(d: ResolvedDeps, o: {
+  mode: 'evaluate' | 'predict'; model: string; configPath: string; attempt: number; graceSeconds?: number;
+  hb: TrainHeartbeat; beats: { beat(): void };
+}): Promise<NonNullable<TrainerExit['done']>> {
+  const slot = await d.slots.acquire(currentContext()?.cancellationSignal);
+  let outcome: SuperviseOutcome;
+  try {
+    o.hb.slot = slot.id;
+    o.hb.phase = 'running';
+    outcome = await superviseTrainer({
+      python: d.python, trainerDir: d.trainerDir, mode: o.mode, configPath: o.configPath, slot, env: d.trainerEnv,
+      graceMs: (o.graceSeconds ?? d.graceMs / 1000) * 1000,
+      onEvent: (e: TrainerEvent) => {
+        d.onTrainerEvent?.(e, { mode: o.mode, model: o.model, attempt: o.attempt, pid: o.hb.pid ?? -1 });
+        if (e.event === 'started') o.beats.beat();
+      },
+      onStart: (pid) => { o.hb.pid = pid; o.beats.beat(); },
+      shutdownSignal: d.shutdownSignal,
+    });
+  } finally {
+    slot.release();
+    o.hb.pid = null;
+  }
+  if (outcome.cancelled && !currentContext()?.cancellationDetails?.workerShutdown) throw outcome.cancelled;
+  const failure = failureOf(outcome.exit, `${o.mode} ${o.model}`);
+  if (failure) throw failure;
+  o.hb.phase = 'publishing';
+  o.beats.beat();
+  return outcome.exit.done!;
 }

@@ -9,7 +9,7 @@ import { badInput, invalidPipeline } from '../../contracts/failures.js';
 import type { StepInput } from '../../contracts/step-input.js';
 import type { StepResult } from '../../contracts/step-result.js';
 import { buildManifest, describeFiles, lakeJoin } from '../../activities/lake/index.js';
-import { RunConfigSchema, type RunConfigInput, type Task, type TrainerEvent } from '../../contracts/trainer-protocol.js';
+import { RunConfigSchema, type RunConfigInput, type Task } from '../../contracts/trainer-protocol.js';
 import { trainerCodeVersion, type ResolvedDeps } from '../../activities/trainer/deps.js';
 import { normalizeTask } from '../../activities/trainer/features-meta.js';
 import { currentContext } from '../../activities/kernel/context.js';
@@ -20,7 +20,7 @@ import type { HistoryPoint } from '../train/history.js';
 import { renderReport } from './report.js';
 import { baselineHeadlines } from '../promote/baselines.js';
 import { gatherReportData } from './report-data.js';
-import { emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer } from '../../activities/trainer/supervise.js';
+import { emptyHeartbeat, runOnSlot, startHeartbeats } from '../../activities/trainer/supervise.js';
 export { EvaluateParamsSchema, type EvaluateParams } from './params.js';
 
 export interface EvalState {
@@ -63,7 +63,7 @@ export function evaluate(d: ResolvedDeps, input: StepInput<'evaluate'>): Promise
 async function computeEvaluate({ input, params, deps: d, lake, control, upstream, version, workDirs: [workDir], state }: Parameters<StepImpl<'evaluate', ResolvedDeps, EvalState>['compute']>[0]) {
   const { task, labels, maxLength, truncation, headTokens, runDir } = state;
   const attempt = currentContext()?.info.attempt ?? 1;
-  const hb = { ...emptyHeartbeat(attempt), phase: 'staging' as string };
+  const hb = emptyHeartbeat(attempt);
   const beats = startHeartbeats(() => hb, d.heartbeatEveryMs);
   state.beats = beats;
   const trained = upstream.trained;
@@ -94,32 +94,8 @@ async function computeEvaluate({ input, params, deps: d, lake, control, upstream
     const configPath = join(runDir, 'run.json');
     await writeFile(configPath, JSON.stringify(run, null, 2));
 
-    const slot = await d.slots.acquire(currentContext()?.cancellationSignal);
-    let outcome;
-    try {
-      hb.slot = slot.id;
-      hb.phase = 'running';
-      outcome = await superviseTrainer({
-        python: d.python, trainerDir: d.trainerDir, mode: 'evaluate', configPath, slot, env: d.trainerEnv,
-        graceMs: (params.graceSeconds ?? d.graceMs / 1000) * 1000,
-        onEvent: (e: TrainerEvent) => {
-          d.onTrainerEvent?.(e, { mode: 'evaluate', model: model, attempt, pid: hb.pid ?? -1 });
-          if (e.event === 'started') beats.beat();
-        },
-        onStart: (pid) => { hb.pid = pid; beats.beat(); },
-        shutdownSignal: d.shutdownSignal,
-      });
-    } finally {
-      slot.release();
-      hb.pid = null;
-    }
-    if (outcome.cancelled && !currentContext()?.cancellationDetails?.workerShutdown) throw outcome.cancelled;
-    const failure = failureOf(outcome.exit, `evaluate ${model}`);
-    if (failure) throw failure;
-    const done = outcome.exit.done!;
+    const done = await runOnSlot(d, { mode: 'evaluate', model, configPath, attempt, graceSeconds: params.graceSeconds, hb, beats });
 
-    hb.phase = 'publishing';
-    beats.beat();
     const body = JSON.parse(await readFile(join(workDir, 'metrics.json'), 'utf8')) as Record<string, unknown>;
     const rows = typeof body.rows === 'number' ? body.rows : 0;
     const historyText = await lake.readText(lakeJoin(trained.rel, 'training_history.json'));

@@ -9,14 +9,14 @@ import { badInput, driftExceeded, invalidPipeline, invariantViolated } from '../
 import type { StepInput } from '../../contracts/step-input.js';
 import type { StepResult } from '../../contracts/step-result.js';
 import { buildManifest, describeFiles, lakeJoin, readManifest, datasetName, type LakeStorage, type Manifest } from '../../activities/lake/index.js';
-import { RunConfigSchema, type RunConfigInput, type TrainerEvent } from '../../contracts/trainer-protocol.js';
+import { RunConfigSchema, type RunConfigInput } from '../../contracts/trainer-protocol.js';
 import { trainerCodeVersion, type ResolvedDeps } from '../../activities/trainer/deps.js';
 import { normalizeTask } from '../../activities/trainer/features-meta.js';
 import { currentContext } from '../../activities/kernel/context.js';
 import { planStep, runStep, type StepImpl } from '../../activities/kernel/lifecycle.js';
 import { stageSplit, stageTree } from '../../activities/kernel/stage.js';
 import { localKey, stepVersion } from '../../activities/kernel/version.js';
-import { emptyHeartbeat, failureOf, startHeartbeats, superviseTrainer } from '../../activities/trainer/supervise.js';
+import { emptyHeartbeat, runOnSlot, startHeartbeats } from '../../activities/trainer/supervise.js';
 import { readChampion } from '../promote/activity.js';
 import { computeDrift, type Drift } from './drift.js';
 import { renderPredictReport } from './report.js';
@@ -87,7 +87,7 @@ type PredictContext = Omit<Parameters<StepImpl<'predict', ResolvedDeps, PredictS
  */
 async function scoreParts({ params, deps: d, lake, control, upstream, state }: PredictContext, outDir: string, shard = { index: 0, count: 1 }) {
   const attempt = currentContext()?.info.attempt ?? 1;
-  const hb = { ...emptyHeartbeat(attempt), phase: 'staging' as string, rows_scored: 0 };
+  const hb = { ...emptyHeartbeat(attempt), rows_scored: 0 };
   const beats = startHeartbeats(() => hb, d.heartbeatEveryMs);
   state.beats = beats;
   const { runDir, scratch, labels } = state;
@@ -131,34 +131,14 @@ async function scoreParts({ params, deps: d, lake, control, upstream, state }: P
   };
   let mirroring = Promise.resolve();
   const timer = setInterval(() => { mirroring = mirroring.then(mirror).catch(() => {}); }, 1000);
-  const slot = await d.slots.acquire(currentContext()?.cancellationSignal);
-  let outcome;
   try {
-    hb.slot = slot.id;
-    hb.phase = 'running';
-    outcome = await superviseTrainer({
-      python: d.python, trainerDir: d.trainerDir, mode: 'predict', configPath, slot, env: d.trainerEnv,
-      graceMs: (params.graceSeconds ?? d.graceMs / 1000) * 1000,
-      onEvent: (e: TrainerEvent) => {
-        d.onTrainerEvent?.(e, { mode: 'predict', model: state.model, attempt, pid: hb.pid ?? -1 });
-        if (e.event === 'started') beats.beat();
-      },
-      onStart: (pid) => { hb.pid = pid; beats.beat(); },
-      shutdownSignal: d.shutdownSignal,
-    });
+    await runOnSlot(d, { mode: 'predict', model: state.model, configPath, attempt, graceSeconds: params.graceSeconds, hb, beats });
   } finally {
-    slot.release();
     clearInterval(timer);
-    hb.pid = null;
     // Whatever was finished is kept for a retry, even when this attempt was stopped or crashed.
     await mirroring;
     await mirror().catch(() => {});
   }
-  if (outcome.cancelled && !currentContext()?.cancellationDetails?.workerShutdown) throw outcome.cancelled;
-  const failure = failureOf(outcome.exit, `predict ${state.model}`);
-  if (failure) throw failure;
-  hb.phase = 'publishing';
-  beats.beat();
   return { restored: restored.length };
 }
 
@@ -168,11 +148,11 @@ async function computePredict(c: Parameters<StepImpl<'predict', ResolvedDeps, Pr
   // Everything a shard (or an earlier attempt) finished is restored; this scores only what is left.
   const restored = (await scoreParts(c, workDir)).restored;
   const partsGlob = join(workDir, 'part-*.parquet');
-  const parts = await describeFiles(workDir, async (abs) => (abs.endsWith('.parquet') ? parquetRows(abs) : 0));
-  const rows = parts.reduce((s, f) => s + f.rows, 0);
+  const partRows = (await readdir(workDir)).some((n) => /^part-\d+\.parquet$/.test(n)) ? await partRowCounts(partsGlob) : new Map<string, number>();
+  const rows = [...partRows.values()].reduce((s, n) => s + n, 0);
   // Every input row scored once: the parts together must hold exactly the input's rows.
   if (rows !== upstream.input.manifest.rows) {
-    throw invariantViolated(`predict: the parts (${parts.map((f) => `${f.path}: ${f.rows}`).join(', ') || 'none'}) hold ${rows} rows, the input ${input.inputs.input.uri} has ${upstream.input.manifest.rows}`);
+    throw invariantViolated(`predict: the parts (${[...partRows].map(([f, n]) => `${f.split('/').pop()}: ${n}`).join(', ') || 'none'}) hold ${rows} rows, the input ${input.inputs.input.uri} has ${upstream.input.manifest.rows}`);
   }
   const evalRel = lakeJoin(state.modelRel, 'eval');
   const refDir = join(runDir, 'reference');
@@ -200,7 +180,6 @@ async function computePredict(c: Parameters<StepImpl<'predict', ResolvedDeps, Pr
     { name: 'prediction', type: 'VARCHAR' }, { name: 'score', type: 'FLOAT' }, { name: 'top_labels', type: 'VARCHAR[]' },
     { name: 'top_scores', type: 'FLOAT[]' }, { name: 'text_length', type: 'INTEGER' },
   ];
-  const partRows = new Map(parts.map((f) => [join(workDir, f.path), f.rows]));
   const files = await describeFiles(workDir, async (abs) => partRows.get(abs) ?? 0);
   const metrics: Record<string, number> = { rows, resumed_parts: restored };
   if (drift) Object.assign(metrics, { drift_label_psi: drift.labelPsi, drift_confidence_psi: drift.confidencePsi, drift_length_psi: drift.lengthPsi, mean_confidence: drift.meanConfidence });
@@ -232,14 +211,15 @@ export function predictShardActivity(d: ResolvedDeps) {
   };
 }
 
-async function parquetRows(path: string): Promise<number> {
+/** Rows per part file (absolute path), in one DuckDB scan of their footers. */
+async function partRowCounts(glob: string): Promise<Map<string, number>> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const db = await DuckDBInstance.create(':memory:');
   try {
     const conn = await db.connect();
-    const n = Number((await conn.runAndReadAll('SELECT count(*) FROM read_parquet($path)', { path })).getRows()[0][0]);
+    const rows = (await conn.runAndReadAll('SELECT filename, count(*)::BIGINT FROM read_parquet($glob, filename = true) GROUP BY filename', { glob })).getRows();
     conn.closeSync();
-    return n;
+    return new Map(rows.map(([f, n]) => [String(f), Number(n)]));
   } finally {
     db.closeSync();
   }
