@@ -18,6 +18,10 @@ export const FailureType = {
   Preempted: 'Preempted',
   /** The lake could not be reached. */
   StorageUnavailable: 'StorageUnavailable',
+  /** The lake's store refused the credentials, or this identity may not read or write an object: fix the credentials or the policy. */
+  StorageAccessDenied: 'StorageAccessDenied',
+  /** The lake's location is wrong: its bucket does not exist, or no region is configured. */
+  StorageMisconfigured: 'StorageMisconfigured',
   /** A resource limit was hit (e.g. DuckDB's memory limit); the message names the setting to raise. */
   ResourceExhausted: 'ResourceExhausted',
   /** A project's own step threw (retried: it may call a service; it throws a non-retryable failure when it knows better). */
@@ -41,6 +45,9 @@ export const NON_RETRYABLE_TYPES: FailureType[] = [
   FailureType.SchemaMismatch,
   FailureType.InvalidPipeline,
   FailureType.InvariantViolated,
+  // The same request with the same credentials and configuration is refused again.
+  FailureType.StorageAccessDenied,
+  FailureType.StorageMisconfigured,
   // Every attempt runs under the same limit, so only raising the named setting helps.
   FailureType.ResourceExhausted,
   FailureType.DriftExceeded,
@@ -69,6 +76,8 @@ export const invalidPipeline = (message: string, details?: Details) => failure(F
 export const invariantViolated = (message: string, details?: Details) =>
   failure(FailureType.InvariantViolated, `internal invariant violated (a lakeforge bug, not your input): ${message}`, details);
 export const storageUnavailable = (message: string, cause?: unknown) => failure(FailureType.StorageUnavailable, message, undefined, cause);
+export const storageAccessDenied = (message: string, details?: Details) => failure(FailureType.StorageAccessDenied, message, details);
+export const storageMisconfigured = (message: string, details?: Details) => failure(FailureType.StorageMisconfigured, message, details);
 export const trainerCrashed = (message: string, details?: Details) => failure(FailureType.TrainerCrashed, message, details);
 export const preempted = (message: string, details?: Details) => failure(FailureType.Preempted, message, details);
 export const resourceExhausted = (message: string, details: { setting: string } & Details) => failure(FailureType.ResourceExhausted, message, details);

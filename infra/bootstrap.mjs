@@ -124,6 +124,8 @@ try {
     await ensureAll();
     await ensureChromium();
     await ensureClusterTools();
+    // A real S3 server for the s3:// lake tests (test/setup/s3-server.ts).
+    await ensureGoTool('versitygw', { log });
     // kubeconform and the offline Kubernetes / KEDA schemas for test/k8s-manifests.test.ts.
     await ensureGoTool('kubeconform', { log });
     await ensureK8sSchemas({ log });

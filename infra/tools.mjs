@@ -1,4 +1,4 @@
-// Installs the Go-built tools lakeforge needs (the Temporal CLI, fake-gcs-server, kubeconform) into
+// Installs the Go-built tools lakeforge needs (the Temporal CLI, fake-gcs-server, versitygw, kubeconform) into
 // $LAKEFORGE_HOME/tools/<name>-<version>/, built from the Go module proxy and cached by version.
 // Plain Node with no dependencies: the bootstrap runs it before node_modules exist.
 import { spawn } from 'node:child_process';
@@ -23,6 +23,9 @@ export const GO_TOOLS = {
   // The full server and its schema tool for infra/cluster, at the version the CLI above embeds.
   'temporal-server': { module: 'go.temporal.io/server/cmd/server', version: 'v1.29.1', bin: 'server' },
   'temporal-sql-tool': { module: 'go.temporal.io/server/cmd/tools/sql', version: 'v1.29.1', bin: 'sql' },
+  // The S3 server the s3:// lake tests run against: Versity's S3 gateway over a POSIX directory (Apache-2.0,
+  // run in production in front of HPC file systems; conditional writes, checksums, multipart uploads).
+  versitygw: { module: 'github.com/versity/versitygw/cmd/versitygw', version: 'v1.8.0', bin: 'versitygw' },
   // Validates infra/k8s against JSON schemas prepared offline by infra/k8s-validate.mjs (test/k8s-manifests.test.ts).
   kubeconform: { module: 'github.com/yannh/kubeconform/cmd/kubeconform', version: 'v0.8.0', bin: 'kubeconform' },
 };

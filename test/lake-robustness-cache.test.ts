@@ -1,5 +1,5 @@
 // Cache validation (issue 13): a published file overwritten with other bytes of the same size is not a cache hit,
-// on a local lake (mtime + inode recorded in the manifest) and on gs:// (object generation), and a downstream
+// on a local lake (mtime + inode recorded in the manifest), on gs:// (CRC32C) and on s3:// (S3's CRC32C checksum), and a downstream
 // step refuses it as input instead of reading the changed bytes.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -8,12 +8,12 @@ import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { ApplicationFailure } from '@temporalio/common';
 import { createEtlActivities, type EtlDeps } from '../steps/index.js';
 import { readManifest, verifyPublished } from '../activities/lake/index.js';
-import { makeGcsLake, makeLocalLake, testDuckDb, writeRaw, ID_TEXT_LABEL_PARAMS, type TestLake } from './fixtures/lake-helpers.js';
+import { makeGcsLake, makeLocalLake, makeS3Lake, testDuckDb, writeRaw, ID_TEXT_LABEL_PARAMS, type TestLake } from './fixtures/lake-helpers.js';
 
 const PARAMS = ID_TEXT_LABEL_PARAMS;
 const FEATURES = { task: 'sequence-classification', textColumn: 'text', labelColumn: 'label' };
 
-for (const [name, make] of [['local', makeLocalLake], ['gcs', () => makeGcsLake(inject('gcsEmulatorHost'))]] as const) {
+for (const [name, make] of [['local', makeLocalLake], ['gcs', () => makeGcsLake(inject('gcsEmulatorHost'))], ['s3', () => makeS3Lake(inject('s3Server'))]] as const) {
   describe(`cache validation on a ${name} lake`, () => {
     let tl: TestLake;
     let duckdb: DuckDBInstance;
@@ -23,7 +23,7 @@ for (const [name, make] of [['local', makeLocalLake], ['gcs', () => makeGcsLake(
     beforeAll(async () => {
       tl = await make();
       ({ duckdb, conn, tmp } = await testDuckDb());
-      deps = { duckdb, home: tl.home, defaultLake: tl.uri, gcsApiEndpoint: tl.gcsApiEndpoint };
+      deps = { duckdb, home: tl.home, defaultLake: tl.uri, gcsApiEndpoint: tl.gcsApiEndpoint, lakeOptions: tl.lakeOptions };
     });
     afterAll(async () => {
       conn?.closeSync();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { buildManifest, confinePath, openLake, verifyPublished, readManifest, type LakeStorage } from '../activities/lake/index.js';
-import { makeGcsLake, makeLocalLake, type TestLake } from './fixtures/lake-helpers.js';
+import { makeGcsLake, makeLocalLake, makeS3Lake, type TestLake } from './fixtures/lake-helpers.js';
 
 function failureType(fn: () => unknown): string | undefined {
   try {
@@ -33,7 +33,11 @@ describe('path confinement', () => {
     expect(lake.relative('file:///tmp/lake-a/clean/x')).toBe('clean/x');
     const gs = openLake('gs://bucket/pre', { home: tmpdir() });
     expect(failureType(() => gs.relative('gs://bucket/prefix/x'))).toBe('BadInput');
-    expect(failureType(() => openLake('s3://bucket/x'))).toBe('BadInput');
+    expect(failureType(() => openLake('s3://Not_A_Bucket/x', { home: tmpdir() }))).toBe('BadInput');
+    expect(failureType(() => openLake('ftp://bucket/x'))).toBe('BadInput');
+    const s3 = openLake('s3://bucket/pre', { home: tmpdir(), s3: { region: 'us-east-1' } });
+    expect(failureType(() => s3.relative('s3://bucket/prefix/x'))).toBe('BadInput');
+    expect(s3.relative('s3://bucket/pre/clean/x')).toBe('clean/x');
   });
 });
 
@@ -74,7 +78,7 @@ function defineStorageSuite(name: string, make: () => Promise<TestLake>) {
       expect(o2.generation).not.toBe(o1.generation);
       const p2 = await lake.stage(o2);
       expect(await readFile(p2, 'utf8')).toBe('second version, longer');
-      if (tl.kind === 'gs') {
+      if (tl.kind !== 'file') {
         expect(p2).not.toBe(p1);
         expect(p1.startsWith(join(tl.home, 'staging'))).toBe(true);
         // The cache holds the old generation untouched.
@@ -119,6 +123,7 @@ function defineStorageSuite(name: string, make: () => Promise<TestLake>) {
 
 defineStorageSuite('file://', makeLocalLake);
 defineStorageSuite('gs:// (emulator)', () => makeGcsLake(inject('gcsEmulatorHost')));
+defineStorageSuite('s3:// (versitygw)', () => makeS3Lake(inject('s3Server')));
 
 describe('GCS failures', () => {
   it('maps an unreachable endpoint to StorageUnavailable (retryable)', async () => {

@@ -54,9 +54,7 @@ export async function resolveInput(lake: LakeStorage, ref: StepResult, role = 'i
   const rel = lake.relative(ref.uri.replace(/\/$/, ''));
   const check = await verifyPublished(lake, rel, ref.version);
   if (!check.ok) throw badInput(`${role} ${ref.uri} is not a complete publication: ${check.reason}`, { input: ref.uri, role });
-  const present = new Map((await lake.list(rel)).map((o) => [o.path, o]));
-  const objects = check.manifest.files.map((f) => present.get(`${rel}/${f.path}`)!);
-  return { rel, manifest: check.manifest, objects };
+  return { rel, manifest: check.manifest, objects: check.objects };
 }
 
 /** The start of every activity that is not a whole step (partition phases): its parsed input, lake and control. */

@@ -1,19 +1,16 @@
 import { Storage, type Bucket } from '@google-cloud/storage';
-import { randomUUID } from 'node:crypto';
-import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { badInput, storageUnavailable } from '../../contracts/failures.js';
-import { confinePath } from './paths.js';
-import type { Manifest } from './manifest.js';
-import { listLocalFiles, verifyPublished } from './manifest.js';
-import type { LakeStorage, ObjectInfo, PublishOutcome } from './types.js';
-import { sweepSiblings, workDirName } from './gc.js';
-import { withGenerations } from './fingerprint.js';
-import { MANIFEST_FILE } from './types.js';
+import { stat } from 'node:fs/promises';
+import { storageUnavailable } from '../../contracts/failures.js';
+import type { ListOptions } from './types.js';
+import { parseBucketUri, RemoteLake, type RemoteObject } from './remote.js';
 
 /** CRC32C of an object's content, from its metadata (a concurrent, identical re-upload keeps it). */
 function gcsFingerprint(md: { crc32c?: string; generation?: unknown }): string {
   return md.crc32c ? `crc32c:${md.crc32c}` : `generation:${String(md.generation ?? '')}`;
+}
+
+function gcsObject(name: string, md: { size?: unknown; generation?: unknown; crc32c?: string; updated?: string }): RemoteObject {
+  return { name, size: Number(md.size ?? 0), generation: String(md.generation ?? ''), fingerprint: gcsFingerprint(md), modifiedMs: md.updated ? Date.parse(md.updated) : undefined };
 }
 
 export interface GcsOptions {
@@ -49,24 +46,15 @@ export function isTransient(err: unknown): boolean {
 }
 
 /**
- * A lake in a GCS bucket under a prefix. Reads go through a local staging cache keyed by object generation;
- * outputs are computed locally and uploaded, manifest last, with an if-not-exists precondition on the manifest.
+ * A lake in a GCS bucket under a prefix (remote.ts does the lake; this file the GCS calls). Generations are GCS's
+ * object generations, fingerprints the CRC32C in the metadata, and the manifest is written with ifGenerationMatch 0.
  */
-export class GcsLake implements LakeStorage {
+export class GcsLake extends RemoteLake {
   readonly kind = 'gs' as const;
-  readonly rootUri: string;
-  readonly bucketName: string;
-  readonly prefix: string;
   private readonly bucket: Bucket;
-  private readonly stagingDir: string;
 
   constructor(rootUri: string, opts: GcsOptions) {
-    const m = /^gs:\/\/([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(\/.*)?$/.exec(rootUri);
-    if (!m) throw badInput(`lake ${JSON.stringify(rootUri)} is not a gs://bucket/prefix URI`);
-    this.bucketName = m[1];
-    const rawPrefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
-    this.prefix = rawPrefix ? confinePath(rawPrefix, 'lake prefix') : '';
-    this.rootUri = `gs://${this.bucketName}${this.prefix ? `/${this.prefix}` : ''}`;
+    super(parseBucketUri('gs', rootUri, /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/), opts.stagingDir);
     const apiEndpoint = opts.apiEndpoint ?? process.env.STORAGE_EMULATOR_HOST;
     const storage = new Storage({
       ...(apiEndpoint ? { apiEndpoint } : {}),
@@ -75,16 +63,6 @@ export class GcsLake implements LakeStorage {
       retryOptions: { autoRetry: true, maxRetries: 2, totalTimeout: 60 },
     });
     this.bucket = storage.bucket(this.bucketName);
-    this.stagingDir = opts.stagingDir;
-  }
-
-  private objectName(rel: string): string {
-    const p = confinePath(rel);
-    return this.prefix ? `${this.prefix}/${p}` : p;
-  }
-
-  private relOf(objectName: string): string {
-    return this.prefix ? objectName.slice(this.prefix.length + 1) : objectName;
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -96,42 +74,28 @@ export class GcsLake implements LakeStorage {
     }
   }
 
-  uri(rel: string): string {
-    return `${this.rootUri}/${confinePath(rel)}`;
+  private gsUri(name: string): string {
+    return `gs://${this.bucketName}/${name}`;
   }
 
-  relative(uri: string): string {
-    if (!uri.startsWith(`${this.rootUri}/`)) throw badInput(`${uri} is not inside the lake ${this.rootUri}`);
-    return confinePath(uri.slice(this.rootUri.length + 1));
+  protected async listObjects(namePrefix: string, _opts: ListOptions): Promise<RemoteObject[]> {
+    const [files] = await this.call(`list ${this.gsUri(namePrefix)}`, () => this.bucket.getFiles({ prefix: namePrefix, autoPaginate: true }));
+    return files.map((f) => gcsObject(f.name, f.metadata));
   }
 
-  async list(prefix: string): Promise<ObjectInfo[]> {
-    const base = `${this.objectName(prefix)}/`;
-    const [files] = await this.call(`list ${this.uri(prefix)}`, () => this.bucket.getFiles({ prefix: base, autoPaginate: true }));
-    const out: ObjectInfo[] = [];
-    for (const f of files) {
-      if (f.name.endsWith('/')) continue; // "folder" placeholder objects
-      const rel = this.relOf(f.name);
-      if (rel.split('/').some((s) => s.startsWith('.'))) continue;
-      out.push({ path: rel, size: Number(f.metadata.size ?? 0), generation: String(f.metadata.generation ?? ''), fingerprint: gcsFingerprint(f.metadata) });
-    }
-    return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  }
-
-  async stat(rel: string): Promise<ObjectInfo | null> {
-    const path = confinePath(rel);
+  protected async headObject(name: string): Promise<RemoteObject | null> {
     try {
-      const [md] = await this.call(`stat ${this.uri(path)}`, () => this.bucket.file(this.objectName(path)).getMetadata());
-      return { path, size: Number(md.size ?? 0), generation: String(md.generation ?? ''), fingerprint: gcsFingerprint(md) };
+      const [md] = await this.call(`stat ${this.gsUri(name)}`, () => this.bucket.file(name).getMetadata());
+      return gcsObject(name, md);
     } catch (err) {
       if (isNotFoundError(err)) return null;
       throw err;
     }
   }
 
-  async readText(rel: string): Promise<string | null> {
+  protected async getText(name: string): Promise<string | null> {
     try {
-      const [buf] = await this.call(`read ${this.uri(rel)}`, () => this.bucket.file(this.objectName(rel)).download());
+      const [buf] = await this.call(`read ${this.gsUri(name)}`, () => this.bucket.file(name).download());
       return buf.toString('utf8');
     } catch (err) {
       if (isNotFoundError(err)) return null;
@@ -139,104 +103,42 @@ export class GcsLake implements LakeStorage {
     }
   }
 
-  async writeText(rel: string, text: string): Promise<void> {
-    await this.call(`write ${this.uri(rel)}`, () =>
-      this.bucket.file(this.objectName(rel)).save(text, { resumable: false, contentType: 'application/json' }));
+  protected async putText(name: string, text: string): Promise<void> {
+    await this.call(`write ${this.gsUri(name)}`, () => this.bucket.file(name).save(text, { resumable: false, contentType: 'application/json' }));
   }
 
-  async putFile(localPath: string, rel: string): Promise<void> {
-    const { size } = await stat(localPath);
-    await this.call(`upload ${this.uri(rel)}`, () =>
-      this.bucket.upload(localPath, { destination: this.objectName(rel), resumable: size > 16 * 1024 * 1024 }));
-  }
-
-  async removeObject(rel: string): Promise<void> {
-    await this.call(`delete ${this.uri(rel)}`, () => this.bucket.file(this.objectName(rel)).delete({ ignoreNotFound: true }));
-  }
-
-  async removePrefix(prefix: string): Promise<void> {
-    await this.call(`delete ${this.uri(prefix)}`, () => this.bucket.deleteFiles({ prefix: `${this.objectName(prefix)}/`, force: true }));
-  }
-
-  async stage(obj: ObjectInfo): Promise<string> {
-    // Keyed by bucket, object name and generation: a rewritten object has a new generation and is fetched again.
-    const name = this.objectName(obj.path);
-    const local = join(this.stagingDir, 'gs', this.bucketName, `${name}@${obj.generation}`, name.split('/').pop()!);
+  protected async putTextIfAbsent(name: string, text: string): Promise<boolean> {
     try {
-      const st = await stat(local);
-      if (st.size === obj.size) return local;
-    } catch {
-      /* not cached yet */
-    }
-    await mkdir(dirname(local), { recursive: true });
-    const tmp = `${local}.tmp-${randomUUID()}`;
-    try {
-      await this.call(`download ${this.uri(obj.path)}`, () =>
-        this.bucket.file(name, { generation: Number(obj.generation) }).download({ destination: tmp, validation: 'crc32c' }));
-      await rename(tmp, local);
+      await this.call(`publish ${this.gsUri(name)}`, () =>
+        this.bucket.file(name).save(text, { resumable: false, contentType: 'application/json', preconditionOpts: { ifGenerationMatch: 0 } }));
+      return true;
     } catch (err) {
-      await rm(tmp, { force: true });
-      if (isNotFoundError(err)) throw badInput(`${this.uri(obj.path)} (generation ${obj.generation}) vanished while being read`);
+      if (isPreconditionFailed(err)) return false;
       throw err;
     }
-    return local;
   }
 
-  async copyToLocal(obj: ObjectInfo, dest: string): Promise<void> {
-    await copyFile(await this.stage(obj), dest);
+  protected async uploadFile(localPath: string, name: string): Promise<void> {
+    const { size } = await stat(localPath);
+    await this.call(`upload ${this.gsUri(name)}`, () => this.bucket.upload(localPath, { destination: name, resumable: size > 16 * 1024 * 1024 }));
   }
 
-  async createWorkDir(destRel: string): Promise<string> {
-    const name = confinePath(destRel).replace(/\//g, '__');
-    await sweepSiblings(join(this.stagingDir, 'work'), name);
-    const dir = join(this.stagingDir, 'work', workDirName(name));
-    await mkdir(dir, { recursive: true });
-    return dir;
-  }
-
-  async discardWorkDir(workDir: string): Promise<void> {
-    await rm(workDir, { recursive: true, force: true });
-  }
-
-  async publish(workDir: string, destRel: string, manifest: Manifest): Promise<PublishOutcome> {
-    const dest = confinePath(destRel);
-    const existing = await verifyPublished(this, dest, manifest.version);
-    if (existing.ok) {
-      await this.discardWorkDir(workDir);
-      return 'already-published';
-    }
-    if (existing.manifest) {
-      // A broken publication: withdraw its manifest first so no reader trusts it while files are replaced.
-      await this.call(`delete ${this.uri(`${dest}/${MANIFEST_FILE}`)}`, () =>
-        this.bucket.file(this.objectName(`${dest}/${MANIFEST_FILE}`)).delete({ ignoreNotFound: true }));
-    }
-    const files = await listLocalFiles(workDir);
-    // Data files first (a few at a time), then the manifest.
-    const queue = [...files];
-    const workers = Array.from({ length: Math.min(4, queue.length) }, async () => {
-      for (let f = queue.shift(); f !== undefined; f = queue.shift()) {
-        await this.putFile(join(workDir, ...f.split('/')), `${dest}/${f}`);
-      }
-    });
-    await Promise.all(workers);
-    // The uploaded objects' content checksums go into the manifest: other bytes written later change them (fingerprint.ts).
-    const uploaded = new Map((await this.list(dest)).map((o) => [o.path, o.fingerprint]));
-    const body = JSON.stringify(withGenerations(manifest, (p) => uploaded.get(`${dest}/${p}`)), null, 2);
+  protected async downloadGeneration(name: string, generation: string, dest: string): Promise<boolean> {
     try {
-      await this.call(`publish ${this.uri(dest)}`, () =>
-        this.bucket.file(this.objectName(`${dest}/${MANIFEST_FILE}`)).save(body, {
-          resumable: false,
-          contentType: 'application/json',
-          // Only if no manifest exists: of concurrent publishers exactly one commits.
-          preconditionOpts: { ifGenerationMatch: 0 },
-        }));
+      await this.call(`download ${this.gsUri(name)}`, () =>
+        this.bucket.file(name, { generation: Number(generation) }).download({ destination: dest, validation: 'crc32c' }));
+      return true;
     } catch (err) {
-      if (!isPreconditionFailed(err)) throw err;
-      await this.discardWorkDir(workDir);
-      return 'already-published';
+      if (isNotFoundError(err)) return false;
+      throw err;
     }
-    await this.discardWorkDir(workDir);
-    return 'published';
+  }
+
+  protected async deleteObject(name: string): Promise<void> {
+    await this.call(`delete ${this.gsUri(name)}`, () => this.bucket.file(name).delete({ ignoreNotFound: true }));
+  }
+
+  protected async deletePrefix(namePrefix: string): Promise<void> {
+    await this.call(`delete ${this.gsUri(namePrefix)}`, () => this.bucket.deleteFiles({ prefix: namePrefix, force: true }));
   }
 }
-

@@ -4,7 +4,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { LAKEFORGE_VERSION } from '../common/config.js';
-import type { LakeStorage } from './types.js';
+import type { LakeStorage, ObjectInfo } from './types.js';
 import { MANIFEST_FILE } from './types.js';
 import { lakeJoin } from './paths.js';
 
@@ -109,7 +109,7 @@ export async function readManifest(lake: LakeStorage, dirRel: string): Promise<M
   return parsed.success ? parsed.data : null;
 }
 
-export type VerifyResult = { ok: true; manifest: Manifest } | { ok: false; reason: string; manifest: Manifest | null };
+export type VerifyResult = { ok: true; manifest: Manifest; /** The listed objects, in manifest order. */ objects: ObjectInfo[] } | { ok: false; reason: string; manifest: Manifest | null };
 
 /**
  * A publication is usable when its manifest parses, has the expected version, and every file it lists is there
@@ -121,12 +121,14 @@ export async function verifyPublished(lake: LakeStorage, dirRel: string, expecte
   if (expectedVersion !== undefined && manifest.version !== expectedVersion) {
     return { ok: false, reason: `manifest version ${manifest.version} is not ${expectedVersion}`, manifest };
   }
-  const present = new Map((await lake.list(dirRel)).map((o) => [o.path, o]));
+  const present = new Map((await lake.list(dirRel, { fingerprints: true })).map((o) => [o.path, o]));
+  const objects: ObjectInfo[] = [];
   for (const f of manifest.files) {
     const o = present.get(lakeJoin(dirRel, f.path));
     if (!o) return { ok: false, reason: `file ${f.path} is missing`, manifest };
     if (o.size !== f.bytes) return { ok: false, reason: `file ${f.path} has ${o.size} bytes, manifest says ${f.bytes}`, manifest };
     if (f.generation && (o.fingerprint ?? o.generation) !== f.generation) return { ok: false, reason: `file ${f.path} was rewritten after it was published`, manifest };
+    objects.push(o);
   }
-  return { ok: true, manifest };
+  return { ok: true, manifest, objects };
 }

@@ -10,23 +10,33 @@ export interface ObjectInfo {
    * content (a concurrent publisher's identical upload keeps it; other bytes change it). Defaults to `generation`.
    */
   fingerprint?: string;
+  /** Last modification time (ms since the epoch), where the listing reports it: what `lake gc` ages remote work by. */
+  modifiedMs?: number;
+}
+
+export interface ListOptions {
+  /**
+   * Fill `fingerprint` for every object even where the store's listing does not carry it (S3 lists no checksums:
+   * one HEAD per object). Publication checks ask for it; plain listings of raw data do not.
+   */
+  fingerprints?: boolean;
 }
 
 export type PublishOutcome = 'published' | 'already-published';
 
 /**
- * One interface over `file://` and `gs://` lakes. Paths are lake-relative and confined (see paths.ts).
+ * One interface over `file://`, `gs://` and `s3://` lakes. Paths are lake-relative and confined (see paths.ts).
  * Steps compute into a local work directory and then publish it: data files first, `_manifest.json` last.
  */
 export interface LakeStorage {
-  readonly kind: 'file' | 'gs';
+  readonly kind: 'file' | 'gs' | 's3';
   readonly rootUri: string;
   /** The URI of a lake-relative path. */
   uri(rel: string): string;
   /** The lake-relative path of a URI inside this lake; BadInput when it lies outside. */
   relative(uri: string): string;
   /** Every object under a directory prefix, recursively, sorted by path. */
-  list(prefix: string): Promise<ObjectInfo[]>;
+  list(prefix: string, opts?: ListOptions): Promise<ObjectInfo[]>;
   stat(rel: string): Promise<ObjectInfo | null>;
   readText(rel: string): Promise<string | null>;
   writeText(rel: string, text: string): Promise<void>;
