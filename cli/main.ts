@@ -60,7 +60,7 @@ Examples:
     .description('start a pipeline run; prints its workflow id and Web UI link')
     .argument('<pipeline.yaml>')
     .option('-w, --wait', 'show live progress until the run ends; exit 0 if it succeeded, 1 if not')
-    .option('--lake <uri>', 'lake root (file:///dir, gs://bucket/prefix or a directory); overrides the spec and LAKEFORGE_LAKE')
+    .option('--lake <uri>', 'lake root (file:///dir, gs://bucket/prefix, s3://bucket/prefix or a directory); overrides the spec and LAKEFORGE_LAKE')
     .option('--run-key <key>', 'run key: the workflow id is lakeforge/<pipeline>/<key> (default: a timestamp)')
     .option('--priority <1-5>', 'task priority of the run: 1 most urgent … 5 lowest (default: the spec\'s, else 3)')
     .action(act(async (file: string, o: { wait?: boolean; lake?: string; runKey?: string; priority?: string }) => (await import('./commands/pipeline.js')).runCommand(file, o)));

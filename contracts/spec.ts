@@ -81,7 +81,7 @@ export const PipelineSpecSchema = z.strictObject({
   name,
   description: z.string().optional(),
   /** Lake root URI; default LAKEFORGE_LAKE. */
-  lake: z.string().regex(/^(file:\/\/\/|gs:\/\/)/, 'a file:///abs/dir or gs://bucket/prefix URI').optional(),
+  lake: z.string().regex(/^(file:\/\/\/|gs:\/\/|s3:\/\/)/, 'a file:///abs/dir, gs://bucket/prefix or s3://bucket/prefix URI').optional(),
   dataset: DatasetSpecSchema,
   /** The model name under models/; default the pipeline's name. */
   model: name.optional(),

@@ -20,7 +20,7 @@ import { CleanParamsSchema, FeaturesParamsSchema, createEtlActivities } from '..
 import type { StepResult } from '../contracts/step-result.js';
 import { readManifest } from '../activities/lake/index.js';
 import { startPipeline } from '../sdk/pipelines.js';
-import { makeGcsLake, makeLocalLake, testDuckDb, type TestLake } from './fixtures/lake-helpers.js';
+import { makeGcsLake, makeLocalLake, makeS3Lake, testDuckDb, type TestLake } from './fixtures/lake-helpers.js';
 import { waitFor } from './fixtures/training-helpers.js';
 import { PARTITION_CLEAN_PARAMS, PARTITION_DATASET, PARTITION_OUTLIERS, generatePartitionedNews } from './fixtures/partitioned-data.js';
 import { REPO_ROOT } from '../activities/common/config.js';
@@ -262,27 +262,29 @@ describe('partitioned clean and features (child workflows, map/reduce over ETL w
     }
   }, 300_000);
 
-  it('gives the same results on gs:// (emulator)', async () => {
-    const endpoint = inject('gcsEmulatorHost');
-    const [a, b] = [await makeGcsLake(endpoint), await makeGcsLake(endpoint)];
+  it.each([
+    ['gs:// (emulator)', () => makeGcsLake(inject('gcsEmulatorHost'))],
+    ['s3:// (versitygw)', () => makeS3Lake(inject('s3Server'))],
+  ] as const)('gives the same results on %s', async (_label, make) => {
+    const [a, b] = [await make(), await make()];
     const { duckdb: db } = await testDuckDb('1GB', 1);
     try {
       for (const tl of [a, b]) await generatePartitionedNews({ lake: tl.lake, conn, files: 12, rows: 1_200 });
-      const reference = createEtlActivities({ duckdb: db, home: a.home, gcsApiEndpoint: endpoint });
+      const reference = createEtlActivities({ duckdb: db, home: a.home, lakeOptions: a.lakeOptions });
       const whole = await reference.clean({ lake: a.uri, dataset: 'news', step: 'clean', runId: 'test', inputs: {}, params: PARTITION_CLEAN_PARAMS as never });
       const wholeFeatures = await reference.features({ lake: a.uri, dataset: 'news', step: 'features', runId: 'test', inputs: { input: whole }, params: FEATURES_PARAMS as never });
 
-      const taskQueue = uniqueTaskQueue('etl-parted-gcs');
-      const acts = createEtlActivities({ duckdb: db, home: b.home, gcsApiEndpoint: endpoint });
+      const taskQueue = uniqueTaskQueue(`etl-parted-${a.kind}`);
+      const acts = createEtlActivities({ duckdb: db, home: b.home, lakeOptions: b.lakeOptions });
       const worker = await Worker.create({ connection: server.nativeConnection, taskQueue, ...workflowBundle(), activities: acts });
       const activity = { taskQueue, startToCloseTimeout: '5m', retry: { initialInterval: '200ms', maximumAttempts: 3 } };
       const [clean, features] = await worker.runUntil(async () => {
         const c = await server.client.workflow.execute('partitionedCleanWorkflow', {
-          taskQueue, workflowId: `parted-gcs-clean-${Date.now()}`,
+          taskQueue, workflowId: `parted-${a.kind}-clean-${Date.now()}`,
           args: [{ lake: b.uri, dataset: 'news', params: { ...PARTITION_CLEAN_PARAMS, partitions: { filesPerTask: 3, buckets: 4, concurrency: 4 } }, activity }],
         }) as StepResult;
         const f = await server.client.workflow.execute('partitionedFeaturesWorkflow', {
-          taskQueue, workflowId: `parted-gcs-features-${Date.now()}`,
+          taskQueue, workflowId: `parted-${a.kind}-features-${Date.now()}`,
           args: [{ lake: b.uri, dataset: 'news', input: c, params: { ...FEATURES_PARAMS, partitions: { filesPerTask: 1, concurrency: 4 } }, activity }],
         }) as StepResult;
         return [c, f];

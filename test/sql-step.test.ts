@@ -14,7 +14,7 @@ import type { StepResult } from '../contracts/step-result.js';
 import { quoteLiteral } from '../activities/duckdb/sql.js';
 import { generateTextClassification, TEXT_CLEAN_PARAMS, TEXT_FEATURES_PARAMS, TEXT_LABELS } from '../examples/generate-lib.js';
 import { getProgress, startPipeline } from '../sdk/pipelines.js';
-import { makeGcsLake, makeLocalLake, readRows, testDuckDb, failureOf, type TestLake } from './fixtures/lake-helpers.js';
+import { makeGcsLake, makeLocalLake, makeS3Lake, readRows, testDuckDb, failureOf, type TestLake } from './fixtures/lake-helpers.js';
 import { createPipelineTestEnv, smallNewsSpec, type PipelineTestEnv } from './fixtures/pipeline-env.js';
 
 
@@ -226,11 +226,14 @@ describe('the sql activity', () => {
   });
 });
 
-describe('the sql activity on a gs:// lake (emulator)', () => {
-  it('stages the input, publishes through GCS, reads split directories as a column, and hits the cache', async () => {
-    const gl = await makeGcsLake(inject('gcsEmulatorHost'));
+describe.each([
+  ['gs:// lake (emulator)', () => makeGcsLake(inject('gcsEmulatorHost'))],
+  ['s3:// lake (versitygw)', () => makeS3Lake(inject('s3Server'))],
+] as const)('the sql activity on a %s', (_label, make) => {
+  it('stages the input, publishes to the object store, reads split directories as a column, and hits the cache', async () => {
+    const gl = await make();
     try {
-      const gdeps: EtlDeps = { duckdb, home: gl.home, defaultLake: gl.uri, gcsApiEndpoint: gl.gcsApiEndpoint, sqlRoot };
+      const gdeps: EtlDeps = { duckdb, home: gl.home, defaultLake: gl.uri, lakeOptions: gl.lakeOptions, sqlRoot };
       const g = createEtlActivities(gdeps);
       await generateTextClassification({ lake: gl.lake, dataset: 'news', rows: 300, seed: 5 });
       const gclean = await g.clean({ lake: gl.uri, dataset: 'news', step: 'clean', runId: 'test', inputs: {}, params: TEXT_CLEAN_PARAMS as never });

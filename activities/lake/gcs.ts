@@ -83,6 +83,18 @@ export class GcsLake extends RemoteLake {
     return files.map((f) => gcsObject(f.name, f.metadata));
   }
 
+  protected async listChildren(namePrefix: string): Promise<string[]> {
+    const out: string[] = [];
+    let pageToken: string | undefined;
+    do {
+      const [, next, res] = await this.call(`list ${this.gsUri(namePrefix)}`, () =>
+        this.bucket.getFiles({ prefix: namePrefix, delimiter: '/', autoPaginate: false, maxResults: 1000, pageToken }));
+      for (const p of ((res as { prefixes?: string[] } | undefined)?.prefixes ?? [])) out.push(p.slice(namePrefix.length).replace(/\/$/, ''));
+      pageToken = (next as { pageToken?: string } | null)?.pageToken;
+    } while (pageToken);
+    return out;
+  }
+
   protected async headObject(name: string): Promise<RemoteObject | null> {
     try {
       const [md] = await this.call(`stat ${this.gsUri(name)}`, () => this.bucket.file(name).getMetadata());

@@ -91,12 +91,21 @@ export class LocalLake implements LakeStorage {
     return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
+  async topLevel(): Promise<string[]> {
+    try {
+      return (await readdir(this.rootDir, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+  }
+
   async stat(rel: string): Promise<ObjectInfo | null> {
     const path = confinePath(rel);
     try {
       const st = await stat(this.abs(path), { bigint: true });
       if (!st.isFile()) return null;
-      return { path, size: Number(st.size), generation: localGeneration(st) };
+      return { path, size: Number(st.size), generation: localGeneration(st), modifiedMs: Number(st.mtimeMs) };
     } catch (err) {
       if (isNotFound(err)) return null;
       throw err;

@@ -49,6 +49,8 @@ export abstract class RemoteLake implements LakeStorage {
   // ---- what a backend supplies (object names are full names in the bucket) ----
   protected abstract listObjects(namePrefix: string, opts: ListOptions): Promise<RemoteObject[]>;
   protected abstract headObject(name: string): Promise<RemoteObject | null>;
+  /** The `<namePrefix><child>/` common prefixes one level below `namePrefix` (a delimiter listing), as child names. */
+  protected abstract listChildren(namePrefix: string): Promise<string[]>;
   protected abstract getText(name: string): Promise<string | null>;
   protected abstract putText(name: string, text: string): Promise<void>;
   /** Writes `text` only when no object of that name exists; false when one does (another publisher won). */
@@ -90,6 +92,11 @@ export abstract class RemoteLake implements LakeStorage {
       out.push(info);
     }
     return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  async topLevel(): Promise<string[]> {
+    const names = await this.listChildren(this.prefix ? `${this.prefix}/` : '');
+    return names.filter((n) => !n.startsWith('.')).sort();
   }
 
   async stat(rel: string): Promise<ObjectInfo | null> {

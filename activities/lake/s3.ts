@@ -181,6 +181,16 @@ export class S3Lake extends RemoteLake {
     return out;
   }
 
+  protected async listChildren(namePrefix: string): Promise<string[]> {
+    const out: string[] = [];
+    await this.call(`list ${this.s3Uri(namePrefix)}`, async () => {
+      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.bucketName, Prefix: namePrefix || undefined, Delimiter: '/' })) {
+        for (const p of page.CommonPrefixes ?? []) out.push(p.Prefix!.slice(namePrefix.length).replace(/\/$/, ''));
+      }
+    });
+    return out;
+  }
+
   protected async headObject(name: string): Promise<RemoteObject | null> {
     try {
       const h = await this.client.send(new HeadObjectCommand({ Bucket: this.bucketName, Key: name, ChecksumMode: 'ENABLED' }));

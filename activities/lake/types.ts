@@ -38,6 +38,8 @@ export interface LakeStorage {
   /** Every object under a directory prefix, recursively, sorted by path. */
   list(prefix: string, opts?: ListOptions): Promise<ObjectInfo[]>;
   stat(rel: string): Promise<ObjectInfo | null>;
+  /** The names of the lake root's top-level directories (`raw`, `clean`, `_work`, …), sorted. */
+  topLevel(): Promise<string[]>;
   readText(rel: string): Promise<string | null>;
   writeText(rel: string, text: string): Promise<void>;
   /** Uploads (or copies) a local file to a lake path. */

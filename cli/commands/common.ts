@@ -72,8 +72,8 @@ export function table(header: string[], rows: string[][]): string {
 /** `--lake` accepts a lake URI or a local directory (made absolute). */
 export function lakeOption(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (/^(file:\/\/\/|gs:\/\/)/.test(value)) return value;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) throw usageError(`--lake: unsupported URI ${JSON.stringify(value)} (use file:///abs/dir, gs://bucket/prefix or a directory)`);
+  if (/^(file:\/\/\/|gs:\/\/|s3:\/\/)/.test(value)) return value;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) throw usageError(`--lake: unsupported URI ${JSON.stringify(value)} (use file:///abs/dir, gs://bucket/prefix, s3://bucket/prefix or a directory)`);
   return pathToFileURL(resolve(value)).href;
 }
 

@@ -1,22 +1,26 @@
-// `lakeforge lake gc`: removes abandoned work directories (killed attempts' `.tmp-…` siblings, leftover trash and
-// temp files) from a local lake and from this machine's staging area; never a published version.
+// `lakeforge lake gc`: removes abandoned work: killed attempts' `.tmp-…` siblings, leftover trash and temp files
+// (local lake, this machine's staging area) and the lake's own abandoned work areas on every backend (gc-areas.ts:
+// `_work/` scratch, publications without a manifest, unfinished checkpoints, S3 multipart uploads); never a
+// published version.
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../../activities/common/config.js';
 import { openLake, LocalLake } from '../../activities/lake/index.js';
 import { gcTree, DEFAULT_WORK_TTL_MS, type GcEntry } from '../../activities/lake/gc.js';
+import { gcLakeAreas } from '../../activities/lake/gc-areas.js';
 import { usageError } from './errors.js';
 
 export async function lakeGcCommand(o: { lake?: string; olderThan?: string; dryRun?: boolean; json?: boolean }): Promise<number> {
   const cfg = loadConfig();
   const hours = o.olderThan === undefined ? DEFAULT_WORK_TTL_MS / 3600_000 : Number(o.olderThan);
   if (!Number.isFinite(hours) || hours < 0) throw usageError(`--older-than must be a number of hours, got ${JSON.stringify(o.olderThan)}`);
-  const uri = o.lake === undefined ? cfg.lake : /^(file|gs):\/\//.test(o.lake) ? o.lake : pathToFileURL(resolve(o.lake)).href;
+  const uri = o.lake === undefined ? cfg.lake : /^(file|gs|s3):\/\//.test(o.lake) ? o.lake : pathToFileURL(resolve(o.lake)).href;
   const lake = openLake(uri, { home: cfg.home });
   const opts = { ttlMs: hours * 3600_000, dryRun: !!o.dryRun };
   const found: GcEntry[] = [];
-  // A gs:// lake holds no work directories (outputs are computed locally): only the staging area has them.
+  // Hidden work directories exist on a local lake only (object-store outputs are computed in the staging area).
   if (lake instanceof LocalLake) found.push(...(await gcTree(lake.rootDir, opts)));
+  found.push(...(await gcLakeAreas(lake, opts)));
   found.push(...(await gcTree(join(cfg.home, 'staging', 'work'), opts)));
   if (o.json) {
     console.log(JSON.stringify({ lake: lake.rootUri, dryRun: !!o.dryRun, removed: found }, null, 2));

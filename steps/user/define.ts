@@ -106,7 +106,7 @@ export function pythonStep<S extends z.ZodType>(def: Omit<PythonStep<S>, 'runtim
 }
 
 export interface ProjectConfig {
-  /** The lake root: a file:// or gs:// URI, or a directory relative to the project. Default `.lakeforge/lake`. */
+  /** The lake root: a file://, gs:// or s3:// URI, or a directory relative to the project. Default `.lakeforge/lake`. */
   lake?: string;
   queues?: { etl?: string; gpu?: string };
   steps?: UserStep[];

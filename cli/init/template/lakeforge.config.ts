@@ -5,7 +5,7 @@ import { defineProject, pythonStep, z } from 'lakeforge';
 import addTextLength from './steps/add-text-length.js';
 
 export default defineProject({
-  // A directory (relative to this file), file:///abs/dir or gs://bucket/prefix. LAKEFORGE_LAKE overrides it.
+  // A directory (relative to this file), file:///abs/dir, gs://bucket/prefix or s3://bucket/prefix. LAKEFORGE_LAKE overrides it.
   lake: '.lakeforge/lake',
   // The workers' task queues (LAKEFORGE_ETL_TASK_QUEUE / LAKEFORGE_GPU_TASK_QUEUE override them).
   queues: { etl: 'lakeforge-etl', gpu: 'lakeforge-gpu' },
