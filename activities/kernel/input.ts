@@ -12,7 +12,7 @@ export interface LakeDeps {
   home?: string;
   /** The lake used when an input names none; default LAKEFORGE_LAKE. */
   defaultLake?: string;
-  /** GCS endpoint (an emulator); default STORAGE_EMULATOR_HOST. */
+  /** GCS endpoint (an emulator); default LAKEFORGE_GCS_ENDPOINT. */
   gcsApiEndpoint?: string;
   lakeOptions?: OpenLakeOptions;
   /** Replaces the Temporal activity context (heartbeat, cancellation); default: Context.current() when there is one. */

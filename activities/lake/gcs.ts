@@ -14,7 +14,7 @@ function gcsObject(name: string, md: { size?: unknown; generation?: unknown; crc
 }
 
 export interface GcsOptions {
-  /** An emulator or private endpoint; defaults to STORAGE_EMULATOR_HOST, then Google's. */
+  /** An emulator or private endpoint (`http://host:port`); default LAKEFORGE_GCS_ENDPOINT, then Google's. */
   apiEndpoint?: string;
   projectId?: string;
   /** Root of the local staging cache and of work directories. */
@@ -55,7 +55,8 @@ export class GcsLake extends RemoteLake {
 
   constructor(rootUri: string, opts: GcsOptions) {
     super(parseBucketUri('gs', rootUri, /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/), opts.stagingDir);
-    const apiEndpoint = opts.apiEndpoint ?? process.env.STORAGE_EMULATOR_HOST;
+    // (STORAGE_EMULATOR_HOST is read by @google-cloud/storage itself, as the full JSON API base URL.)
+    const apiEndpoint = opts.apiEndpoint ?? process.env.LAKEFORGE_GCS_ENDPOINT;
     const storage = new Storage({
       ...(apiEndpoint ? { apiEndpoint } : {}),
       ...(opts.projectId ? { projectId: opts.projectId } : apiEndpoint ? { projectId: 'lakeforge-emulated' } : {}),

@@ -17,7 +17,7 @@ export { RemoteLake } from './remote.js';
 export interface OpenLakeOptions {
   /** LAKEFORGE_HOME; the staging cache lives under it. */
   home?: string;
-  /** GCS endpoint override (an emulator); STORAGE_EMULATOR_HOST otherwise. */
+  /** GCS endpoint override (an emulator); LAKEFORGE_GCS_ENDPOINT otherwise. */
   gcsApiEndpoint?: string;
   gcsProjectId?: string;
   /** S3 client settings (endpoint, region, path style, credentials); the environment's otherwise (s3.ts). */

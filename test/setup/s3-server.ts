@@ -1,6 +1,7 @@
 // vitest global setup: a real S3 server (Versity S3 Gateway v1.8.0 over a POSIX directory, built from the Go module
 // proxy and cached like the Temporal CLI) on a free loopback port; its process group is killed and its directory
-// removed at the end. Tests create their own buckets through the S3 API.
+// removed at the end. Tests create their own buckets through the S3 API, and users (with bucket policies) through
+// its admin API.
 import type { TestProject } from 'vitest/node';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
@@ -15,6 +16,9 @@ export interface S3ServerInfo {
   region: string;
   accessKeyId: string;
   secretAccessKey: string;
+  /** The gateway's admin API (users), for tests that need a second, restricted identity. */
+  adminEndpoint: string;
+  bin: string;
 }
 
 declare module 'vitest' {
@@ -26,6 +30,8 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const bin: string = await ensureGoTool('versitygw');
   const port: number = await freePort();
+  let adminPort: number = await freePort();
+  while (adminPort === port) adminPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'lakeforge-s3-'));
   const data = join(dir, 'data');
   mkdirSync(data);
@@ -36,9 +42,12 @@ export default async function setup(project: TestProject) {
     region: 'us-east-1',
     accessKeyId: 'lakeforgetest',
     secretAccessKey: randomBytes(18).toString('hex'),
+    adminEndpoint: `http://127.0.0.1:${adminPort}`,
+    bin,
   };
+  mkdirSync(join(dir, 'iam'));
   // The root credentials go through the environment, not the command line (visible in `ps`).
-  const child = spawn(bin, ['--port', `127.0.0.1:${port}`, '--region', info.region, '--quiet', 'posix', data], {
+  const child = spawn(bin, ['--port', `127.0.0.1:${port}`, '--admin-port', `127.0.0.1:${adminPort}`, '--iam-dir', join(dir, 'iam'), '--region', info.region, '--quiet', 'posix', data], {
     detached: true,
     stdio: ['ignore', out, out],
     env: { ...process.env, ROOT_ACCESS_KEY_ID: info.accessKeyId, ROOT_SECRET_ACCESS_KEY: info.secretAccessKey },
