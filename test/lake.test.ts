@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { buildManifest, confinePath, openLake, verifyPublished, readManifest, type LakeStorage } from '../activities/lake/index.js';
+import { buildManifest, confinePath, openLake, verifyPublished, readManifest, s3ClientConfig, type LakeStorage } from '../activities/lake/index.js';
 import { makeGcsLake, makeLocalLake, makeS3Lake, type TestLake } from './fixtures/lake-helpers.js';
 
 function failureType(fn: () => unknown): string | undefined {
@@ -124,6 +124,21 @@ function defineStorageSuite(name: string, make: () => Promise<TestLake>) {
 defineStorageSuite('file://', makeLocalLake);
 defineStorageSuite('gs:// (emulator)', () => makeGcsLake(inject('gcsEmulatorHost')));
 defineStorageSuite('s3:// (versitygw)', () => makeS3Lake(inject('s3Server')));
+
+describe('S3 client configuration', () => {
+  it('takes the endpoint, region and path style the AWS way, options first', () => {
+    expect(s3ClientConfig({}, {})).toMatchObject({ forcePathStyle: false, maxAttempts: 3 });
+    expect(s3ClientConfig({}, {}).endpoint).toBeUndefined();
+    expect(s3ClientConfig({}, {}).region).toBeUndefined(); // the SDK's own chain (profile) decides
+    expect(s3ClientConfig({}, { AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'us-west-2' }).region).toBe('eu-west-1');
+    expect(s3ClientConfig({}, { AWS_DEFAULT_REGION: 'us-west-2' }).region).toBe('us-west-2');
+    // An endpoint override: path-style and us-east-1 unless told otherwise; LAKEFORGE_S3_ENDPOINT before the SDK's variable.
+    expect(s3ClientConfig({}, { AWS_ENDPOINT_URL_S3: 'http://b:2' })).toMatchObject({ endpoint: 'http://b:2', forcePathStyle: true, region: 'us-east-1' });
+    expect(s3ClientConfig({}, { LAKEFORGE_S3_ENDPOINT: 'http://a:1', AWS_ENDPOINT_URL_S3: 'http://b:2' }).endpoint).toBe('http://a:1');
+    expect(s3ClientConfig({}, { LAKEFORGE_S3_ENDPOINT: 'http://a:1', LAKEFORGE_S3_PATH_STYLE: 'false' }).forcePathStyle).toBe(false);
+    expect(s3ClientConfig({ endpoint: 'http://c:3', region: 'x-1' }, { LAKEFORGE_S3_ENDPOINT: 'http://a:1' })).toMatchObject({ endpoint: 'http://c:3', region: 'x-1' });
+  });
+});
 
 describe('GCS failures', () => {
   it('maps an unreachable endpoint to StorageUnavailable (retryable)', async () => {
