@@ -3,13 +3,13 @@
 // removed at the end. Tests create their own buckets through the S3 API, and users (with bucket policies) through
 // its admin API.
 import type { TestProject } from 'vitest/node';
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureGoTool } from '../../infra/tools.mjs';
-import { freePort, portOpen } from '../../infra/temporal/server.mjs';
+import { freePort } from '../../infra/temporal/server.mjs';
+import { startDaemon, stopGroup } from './daemon.js';
 
 export interface S3ServerInfo {
   endpoint: string;
@@ -36,7 +36,6 @@ export default async function setup(project: TestProject) {
   const data = join(dir, 'data');
   mkdirSync(data);
   const logFile = join(dir, 'versitygw.log');
-  const out = openSync(logFile, 'a');
   const info: S3ServerInfo = {
     endpoint: `http://127.0.0.1:${port}`,
     region: 'us-east-1',
@@ -47,28 +46,15 @@ export default async function setup(project: TestProject) {
   };
   mkdirSync(join(dir, 'iam'));
   // The root credentials go through the environment, not the command line (visible in `ps`).
-  const child = spawn(bin, ['--port', `127.0.0.1:${port}`, '--admin-port', `127.0.0.1:${adminPort}`, '--iam-dir', join(dir, 'iam'), '--region', info.region, '--quiet', 'posix', data], {
-    detached: true,
-    stdio: ['ignore', out, out],
+  const child = await startDaemon({
+    name: 'versitygw', bin, port, logFile,
+    args: ['--port', `127.0.0.1:${port}`, '--admin-port', `127.0.0.1:${adminPort}`, '--iam-dir', join(dir, 'iam'), '--region', info.region, '--quiet', 'posix', data],
     env: { ...process.env, ROOT_ACCESS_KEY_ID: info.accessKeyId, ROOT_SECRET_ACCESS_KEY: info.secretAccessKey },
   });
-  child.unref();
-  const deadline = Date.now() + 30_000;
-  while (!(await portOpen('127.0.0.1', port))) {
-    if (child.exitCode !== null) throw new Error(`versitygw exited with ${child.exitCode}; see ${logFile}`);
-    if (Date.now() > deadline) throw new Error(`versitygw did not listen on ${port} within 30s; see ${logFile}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
   project.provide('s3Server', info);
   process.stderr.write(`[test] S3 server (versitygw) at ${info.endpoint} (log ${logFile})\n`);
   return async () => {
-    try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* already gone */ }
-    const end = Date.now() + 5_000;
-    while (Date.now() < end) {
-      try { process.kill(-child.pid!, 0); } catch { break; }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ }
+    await stopGroup(child);
     rmSync(dir, { recursive: true, force: true });
   };
 }

@@ -9,6 +9,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureGoTool } from '../../infra/tools.mjs';
 import { WORKFLOWS_PATH } from '../../workers/workflows-path.js';
 import { freePort, spawnDevServer } from '../../infra/temporal/server.mjs';
+import { stopGroup } from './daemon.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -34,13 +35,5 @@ export default async function setup(project: TestProject) {
   project.provide('temporalAddress', address);
   project.provide('temporalUiUrl', `http://127.0.0.1:${uiPort}`);
   process.stderr.write(`[test] Temporal dev server at ${address} (UI :${uiPort}, log ${logFile})\n`);
-  return async () => {
-    try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* already gone */ }
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      try { process.kill(-child.pid!, 0); } catch { return; }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ }
-  };
+  return () => stopGroup(child, 10_000);
 }
