@@ -30,7 +30,8 @@ export function sharedQueuePermits(slots: SlotAllocator): CustomSlotSupplier<Act
           const i = waiters.indexOf(w);
           if (i < 0) return; // already issued: the SDK releases it
           waiters.splice(i, 1);
-          reject(Object.assign(new Error('slot reservation aborted'), { name: 'AbortError' }));
+          // The signal's own reason: the SDK logs any other rejection of an aborted reservation as an error.
+          reject(abortSignal.reason);
         }, { once: true });
       });
     },
