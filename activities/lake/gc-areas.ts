@@ -9,7 +9,7 @@
 // An area is abandoned only when nothing in it changed for the TTL; published versions, complete checkpoints, raw
 // data and anything that does not have these shapes are never candidates.
 import { lakeJoin } from './paths.js';
-import { MANIFEST_FILE, type LakeStorage, type ObjectInfo } from './types.js';
+import { CHECKPOINT_MARKER, MANIFEST_FILE, type LakeStorage, type ObjectInfo } from './types.js';
 import { DEFAULT_WORK_TTL_MS, type GcEntry, type GcOptions } from './gc.js';
 import { S3Lake } from './s3.js';
 
@@ -28,7 +28,9 @@ function groupBy(objects: ObjectInfo[], keyOf: (o: ObjectInfo) => string | null)
   for (const o of objects) {
     const k = keyOf(o);
     if (k === null) continue;
-    areas.set(k, [...(areas.get(k) ?? []), o]);
+    const area = areas.get(k);
+    if (area) area.push(o);
+    else areas.set(k, [o]);
   }
   return [...areas].map(([path, objs]) => ({ path, objects: objs }));
 }
@@ -76,7 +78,7 @@ export async function gcLakeAreas(lake: LakeStorage, o: GcOptions = {}): Promise
   }
   if (top.includes('checkpoints')) {
     for (const a of groupBy(await lake.list('checkpoints'), checkpointDirOf)) {
-      if (a.objects.some((x) => x.path === lakeJoin(a.path, '_checkpoint.json'))) continue;
+      if (a.objects.some((x) => x.path === lakeJoin(a.path, CHECKPOINT_MARKER))) continue;
       await consider(a, 'a checkpoint whose upload never finished');
     }
   }

@@ -2,7 +2,7 @@ import { Storage, type Bucket } from '@google-cloud/storage';
 import { stat } from 'node:fs/promises';
 import { storageUnavailable } from '../../contracts/failures.js';
 import type { ListOptions } from './types.js';
-import { parseBucketUri, RemoteLake, type RemoteObject } from './remote.js';
+import { isNetworkError, parseBucketUri, RemoteLake, type RemoteObject } from './remote.js';
 
 /** CRC32C of an object's content, from its metadata (a concurrent, identical re-upload keeps it). */
 function gcsFingerprint(md: { crc32c?: string; generation?: unknown }): string {
@@ -21,8 +21,6 @@ export interface GcsOptions {
   stagingDir: string;
 }
 
-const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
-
 function errCode(err: unknown): number | string | undefined {
   const e = err as { code?: number | string; cause?: { code?: string }; errors?: { code?: string }[] };
   return e?.code ?? e?.cause?.code ?? e?.errors?.[0]?.code;
@@ -40,9 +38,7 @@ function isPreconditionFailed(err: unknown): boolean {
 export function isTransient(err: unknown): boolean {
   const code = errCode(err);
   if (typeof code === 'number') return code === 408 || code === 429 || code >= 500 || code === 401 || code === 403;
-  if (typeof code === 'string') return TRANSIENT_CODES.has(code);
-  const msg = String((err as Error)?.message ?? '');
-  return /socket hang up|ECONNREFUSED|ECONNRESET|ETIMEDOUT|network|fetch failed/i.test(msg);
+  return isNetworkError(err);
 }
 
 /**

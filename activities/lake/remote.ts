@@ -14,6 +14,15 @@ import { sweepSiblings, workDirName } from './gc.js';
 import { withGenerations } from './fingerprint.js';
 import { MANIFEST_FILE } from './types.js';
 
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** A failure below HTTP (refused, reset, timed out, DNS): the same on every object store, and worth a retry. */
+export function isNetworkError(err: unknown): boolean {
+  const e = err as { code?: unknown; cause?: { code?: unknown }; errors?: { code?: unknown }[]; message?: unknown };
+  if ([e?.code, e?.cause?.code, e?.errors?.[0]?.code].some((c) => typeof c === 'string' && NETWORK_CODES.has(c))) return true;
+  return /socket hang up|ECONNREFUSED|ECONNRESET|ETIMEDOUT|network|fetch failed/i.test(String(e?.message ?? ''));
+}
+
 /** One object as a backend reports it, by full object name. */
 export interface RemoteObject {
   name: string;

@@ -21,7 +21,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { storageAccessDenied, storageMisconfigured, storageUnavailable } from '../../contracts/failures.js';
 import type { ListOptions } from './types.js';
-import { parseBucketUri, RemoteLake, type RemoteObject } from './remote.js';
+import { isNetworkError, parseBucketUri, RemoteLake, type RemoteObject } from './remote.js';
 
 // The SDK warns on every process start that releases after January 2027 need Node 22. The release pinned in
 // package.json supports Node 20, lakeforge's runtime, so the warning says nothing a user can act on.
@@ -60,7 +60,6 @@ export function s3ClientConfig(opts: Omit<S3Options, 'stagingDir'>, env: NodeJS.
   };
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
 const AUTH_ERRORS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'XAdminUserNotFound', 'InvalidToken', 'ExpiredToken', 'TokenRefreshRequired', 'InvalidClientTokenId']);
 const TRANSIENT_ERRORS = new Set(['SlowDown', 'RequestTimeout', 'InternalError', 'ServiceUnavailable', 'RequestTimeTooSkewed', 'TimeoutError', 'ConditionalRequestConflict', 'OperationAborted']);
 
@@ -90,8 +89,8 @@ export function isS3Transient(err: unknown): boolean {
   const status = statusOf(err);
   if (TRANSIENT_ERRORS.has(nameOf(err)) || e?.$retryable) return true;
   if (status !== undefined) return status === 408 || status === 409 || status === 429 || status >= 500;
-  if (NETWORK_CODES.has(e?.code ?? '') || NETWORK_CODES.has(e?.cause?.code ?? '')) return true;
-  return /socket hang up|ECONNREFUSED|ECONNRESET|ETIMEDOUT|network|fetch failed|aborted/i.test(String(e?.message ?? ''));
+  // lib-storage reports a multipart upload cut off by the network as "aborted".
+  return isNetworkError(err) || /aborted/i.test(String(e?.message ?? ''));
 }
 
 /**

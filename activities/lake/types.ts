@@ -70,3 +70,5 @@ export interface LakeStorage {
 }
 
 export const MANIFEST_FILE = '_manifest.json';
+/** Uploaded last into a checkpoint directory (steps/train/checkpoints.ts): without it the checkpoint is incomplete. */
+export const CHECKPOINT_MARKER = '_checkpoint.json';

@@ -1,7 +1,7 @@
 import { copyFileSync, linkSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import type { LakeStorage } from '../../activities/lake/types.js';
+import { CHECKPOINT_MARKER, type LakeStorage } from '../../activities/lake/types.js';
 import { lakeJoin } from '../../activities/lake/paths.js';
 
 /**
@@ -11,7 +11,7 @@ import { lakeJoin } from '../../activities/lake/paths.js';
  * listing every file and size, so a worker that died half-way through an upload leaves no usable-looking checkpoint
  * (object stores have no directory rename to publish with).
  */
-export const CHECKPOINT_MARKER = '_checkpoint.json';
+export { CHECKPOINT_MARKER };
 /** The trainer writes this last inside each `step-N` (its own completeness marker). */
 export const TRAINER_STATE_FILE = 'trainer_state.json';
 
