@@ -125,6 +125,40 @@ describe('the broker\'s decisions', () => {
   });
 });
 
+describe('a broker with nothing to place', () => {
+  let server: Awaited<ReturnType<typeof connectTestServer>>;
+  afterAll(async () => { await server?.close(); });
+
+  it('continues-as-new on beats alone, so an idle queue\'s history stays bounded and its members carry over', async () => {
+    server = await connectTestServer();
+    const gpuQueue = uniqueTaskQueue('gpu-idle-broker');
+    const worker = await Worker.create({ connection: server.nativeConnection, taskQueue: gpuQueue, ...workflowBundle() });
+    const id = gangBrokerId(gpuQueue);
+    const max = 40;
+    await worker.runUntil(async () => {
+      // What a GPU worker with nothing to run sends: a beat with the same free slots, every few seconds, for days.
+      // None of them is news to the loop, and each one costs the history a signal and a workflow task.
+      for (let i = 0; i < 60; i++) {
+        await server.client.workflow.signalWithStart('gangBrokerWorkflow', {
+          workflowId: id, taskQueue: gpuQueue, args: [{ gpuQueue, maxHistoryEvents: max }],
+          signal: 'gangBeat', signalArgs: [{ ...member('w1', 1), queue: `${gpuQueue}@w1`, leaseMs: 60_000, free: 1 }],
+        });
+        await server.client.workflow.getHandle(id).query(gangStateQuery);
+      }
+      const s = await server.client.workflow.getHandle(id).query(gangStateQuery);
+      expect(Object.keys(s.members)).toEqual(['w1']);
+    });
+    const runs: string[] = [];
+    for await (const wf of server.client.workflow.list({ query: `WorkflowId = '${id}'` })) runs.push(wf.runId);
+    expect(runs.length).toBeGreaterThan(1);
+    const histories = await Promise.all(runs.map((runId) => server.client.workflow.getHandle(id, runId).fetchHistory()));
+    // Past the limit it continues at the next workflow task: a few events over, never the hundreds 60 beats add.
+    for (const h of histories) expect(h.events!.length).toBeLessThan(max + 10);
+    for (const history of histories) await Worker.runReplayHistory(workflowBundle(), history, id);
+    await server.client.workflow.getHandle(id).terminate('test over');
+  });
+});
+
 describe('two 2-node runs on three 1-slot GPU workers', () => {
   let server: Awaited<ReturnType<typeof connectTestServer>>;
   let tl: TestLake;

@@ -125,7 +125,7 @@ describe('pipelineWorkflow end to end (real workers, real DuckDB, real trainer)'
 });
 
 describe('replay of recorded histories', () => {
-  it.each(['news-pipeline.json'])('%s replays against the current workflow code', async (file) => {
+  it.each(['news-pipeline.json', 'gang-broker-idle.json'])('%s replays against the current workflow code', async (file) => {
     const path = join('test', 'histories', file);
     expect(existsSync(path), `${path} is committed`).toBe(true);
     await Worker.runReplayHistory(workflowBundle(), historyFromJSON(JSON.parse(readFileSync(path, 'utf8'))));

@@ -5,7 +5,8 @@
 // Its state is workflow state: a restart of any worker loses nothing, and continue-as-new carries it over.
 // Deterministic: activities come in as types only; the clock is the workflow's.
 import {
-  ActivityFailure, condition, continueAsNew, getExternalWorkflowHandle, proxyActivities, setHandler, TimeoutFailure, workflowInfo,
+  ActivityFailure, condition, continueAsNew, getExternalWorkflowHandle, patched, proxyActivities, setHandler, TimeoutFailure,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { GangActivities } from '../activities/trainer/gang.js';
 import {
@@ -15,11 +16,21 @@ import {
 import { liveMembers, nextRequest, place, refusal } from './gang-placement.js';
 
 const RETRY_BUSY_MS = 2_000;
+/** Histories recorded before it waited for a full history too: they replay as they ran. */
+export const GANG_BROKER_HISTORY_WAKE_PATCH = 'gang-broker-wakes-on-full-history';
 
 export async function gangBrokerWorkflow(input: GangBrokerInput): Promise<void> {
   const s: GangBrokerState = input.state ?? { members: {}, pending: [], grants: {}, seq: 0, admitted: 0 };
   const ttlMs = input.reservationTtlMs ?? 60_000;
   let dirty = true;
+  // Beats that change nothing still land in the history (one signal and one workflow task each) while the loop
+  // sleeps, so a full history must wake it too, or an idle broker grows without bound.
+  const wakeOnFullHistory = patched(GANG_BROKER_HISTORY_WAKE_PATCH);
+  const historyFull = () => {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? 2_000);
+  };
+  const woken = () => dirty || resend.size > 0 || (wakeOnFullHistory && historyFull());
   // Grants asked for again (the group's first answer was lost, or it asked before it heard): answered again.
   const resend = new Set<string>();
 
@@ -116,13 +127,10 @@ export async function gangBrokerWorkflow(input: GangBrokerInput): Promise<void> 
       break;
     }
 
-    const info = workflowInfo();
-    if (info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? 2_000)) {
-      await continueAsNew<typeof gangBrokerWorkflow>({ ...input, state: s });
-    }
+    if (historyFull()) await continueAsNew<typeof gangBrokerWorkflow>({ ...input, state: s });
     dirty = false;
     // A busy round is retried on news (a release, a beat with more free slots) or after a short while.
-    if (busy) await condition(() => dirty || resend.size > 0, RETRY_BUSY_MS);
-    else await condition(() => dirty || resend.size > 0);
+    if (busy) await condition(woken, RETRY_BUSY_MS);
+    else await condition(woken);
   }
 }
