@@ -30,9 +30,9 @@ export async function gangBrokerWorkflow(input: GangBrokerInput): Promise<void> 
     const info = workflowInfo();
     return info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? 2_000);
   };
-  const woken = () => dirty || resend.size > 0 || (wakeOnFullHistory && historyFull());
   // Grants asked for again (the group's first answer was lost, or it asked before it heard): answered again.
   const resend = new Set<string>();
+  const woken = () => dirty || resend.size > 0 || (wakeOnFullHistory && historyFull());
 
   setHandler(gangBeatSignal, (m) => {
     const known = s.members[m.workerId];
